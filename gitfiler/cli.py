@@ -1,0 +1,494 @@
+"""The `git filer` command line: parse, call one use case, render, exit.
+
+No business logic lives here; every command is a thin shell over
+`gitfiler.commands`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any
+
+import click
+
+from .errors import ConflictError, FilerError, PartialFailure
+
+EXIT_INTERRUPTED = 130
+EXIT_BUG = 70
+
+
+class Ctx:
+    def __init__(self, verbose: bool, quiet: bool, directory: str) -> None:
+        self.verbose = verbose
+        self.quiet = quiet
+        self.directory = directory
+
+    def project(self, *, cache: str | None = None):  # -> Project
+        from .project import Project
+
+        return Project.find(self.directory, cache_dir=cache)
+
+    def say(self, text: str) -> None:
+        if not self.quiet:
+            click.echo(text)
+
+    def note(self, text: str) -> None:
+        if not self.quiet:
+            click.echo(text, err=True)
+
+    def sink(self):
+        from .ui import RichSink
+
+        return RichSink(enabled=not self.quiet)
+
+
+pass_ctx = click.make_pass_decorator(Ctx)
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def jobs_option(f):
+    return click.option("-j", "--jobs", type=click.IntRange(1, 256), default=None, help="Parallel transfers (default 16, or $GITFILER_JOBS).")(f)
+
+
+def json_option(f):
+    return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")(f)
+
+
+def _jobs(project, jobs: int | None) -> int:
+    from .transfer import default_jobs
+
+    return jobs or default_jobs(project.config.jobs)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks and extra detail.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
+@click.option("-C", "directory", default=".", metavar="DIR", help="Run as if started in DIR.")
+@click.version_option(package_name="gitfiler")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool, quiet: bool, directory: str) -> None:
+    """gitfiler: large artifacts out of git, git deciding which bytes belong to each commit.
+
+    \b
+    Example:
+      git filer init
+      git filer add models/resnet.pt data/train/
+      git commit -m "model v1" && git filer push
+    """
+    ctx.obj = Ctx(verbose, quiet, directory)
+
+
+# -- init / remote ---------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--remote", "remote_url", metavar="URL", help="Default remote (s3://bucket/prefix or a directory) instead of a local one.")
+@pass_ctx
+def init(c: Ctx, remote_url: str | None) -> None:
+    """Set up gitfiler in this repository (.gitfiler/config.yaml, a default remote).
+
+    Without --remote, a local-directory remote is created outside the repository
+    and its path printed.
+
+    \b
+    Example:
+      git filer init
+      git filer init --remote s3://ml-bucket/artifacts
+    """
+    from .commands.setup import init as do_init
+
+    result = do_init(c.project(), remote_url=remote_url)
+    verb = "initialised" if result.created else "updated"
+    c.say(f"{verb} {result.config}; default remote '{result.remote.name}' -> {result.remote.url}")
+
+
+@cli.group()
+def remote() -> None:
+    """Manage filer remotes (where the bytes live).
+
+    \b
+    Example:
+      git filer remote add team s3://bucket/prefix --endpoint-url http://127.0.0.1:9000 --default
+      git filer remote list
+    """
+
+
+@remote.command("add")
+@click.argument("name")
+@click.argument("url")
+@click.option("--endpoint-url", help="S3-compatible endpoint (MinIO, Ceph, R2, ...).")
+@click.option("--region", help="S3 region.")
+@click.option("--profile", help="AWS profile name (credentials stay in ~/.aws, never in the repo).")
+@click.option("--default", "make_default", is_flag=True, help="Make it the default remote.")
+@click.option("--force", is_flag=True, help="Replace an existing remote of that name.")
+@click.option("--local", is_flag=True, help="Write to the untracked per-clone config instead of .gitfiler/config.yaml.")
+@pass_ctx
+def remote_add(c: Ctx, name: str, url: str, endpoint_url: str | None, region: str | None, profile: str | None, make_default: bool, force: bool, local: bool) -> None:
+    """Add a remote: a directory path or s3://bucket/prefix.
+
+    \b
+    Example:
+      git filer remote add team s3://ml-bucket/proj --region eu-west-1 --default
+      git filer remote add backup /mnt/nas/filer
+    """
+    from .commands.setup import remote_add as do_add
+
+    cfg = do_add(c.project(), name, url, endpoint_url=endpoint_url, region=region, profile=profile, default=make_default, force=force, local=local)
+    c.say(f"remote '{cfg.name}' -> {cfg.url}")
+
+
+@remote.command("list")
+@json_option
+@pass_ctx
+def remote_list(c: Ctx, as_json: bool) -> None:
+    """List configured remotes; the default is marked with '*'.
+
+    \b
+    Example:
+      git filer remote list --json
+    """
+    project = c.project()
+    cfg = project.config
+    rows = [dict(r.to_doc(), name=n, default=(n == cfg.default_remote)) for n, r in sorted(cfg.remotes.items())]
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        extra = f"  endpoint={r['endpoint_url']}" if r.get("endpoint_url") else ""
+        click.echo(f"{'*' if r['default'] else ' '} {r['name']}\t{r['url']}{extra}")
+
+
+@remote.command("remove")
+@click.argument("name")
+@click.option("--local", is_flag=True, help="Remove from the untracked per-clone config.")
+@pass_ctx
+def remote_remove(c: Ctx, name: str, local: bool) -> None:
+    """Forget a remote (its objects are left untouched).
+
+    \b
+    Example:
+      git filer remote remove backup
+    """
+    from .commands.setup import remote_remove as do_remove
+
+    do_remove(c.project(), name, local=local)
+    c.say(f"removed remote '{name}'")
+
+
+@remote.command("default")
+@click.argument("name")
+@click.option("--local", is_flag=True, help="Set it for this clone only.")
+@pass_ctx
+def remote_default(c: Ctx, name: str, local: bool) -> None:
+    """Make NAME the default remote.
+
+    \b
+    Example:
+      git filer remote default team
+    """
+    from .commands.setup import remote_default as do_default
+
+    do_default(c.project(), name, local=local)
+    c.say(f"default remote is now '{name}'")
+
+
+# -- add / status / ls -------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("-m", "--meta", "meta", multiple=True, metavar="KEY=VALUE", help="Record free-form metadata (repeatable).")
+@jobs_option
+@json_option
+@pass_ctx
+def add(c: Ctx, paths: tuple[str, ...], meta: tuple[str, ...], jobs: int | None, as_json: bool) -> None:
+    """Track files or directories: hash into the cache, write PATH.filer, git-ignore PATH, stage.
+
+    \b
+    Example:
+      git filer add models/resnet.pt data/train/ -m framework=torch
+    """
+    from .commands.add import add as do_add
+
+    metadata: dict[str, Any] = {}
+    for item in meta:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--meta")
+        metadata[key] = value
+    project = c.project()
+    results = do_add(project, list(paths), jobs=_jobs(project, jobs), meta=metadata)
+    if as_json:
+        emit_json([r.__dict__ for r in results])
+        return
+    from .ui import human_bytes
+
+    for r in results:
+        what = f"{r.files} files, " if r.files is not None else ""
+        verb = "added" if r.changed else "unchanged"
+        c.say(f"{verb} {r.artifact} ({what}{human_bytes(r.size)}) -> {r.registry}")
+
+
+STATE_COLOURS = {"synced": "green", "local": "yellow", "modified": "red", "missing": "magenta"}
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--remote", "check_remote", is_flag=True, help="Ask the remote instead of trusting the local record.")
+@click.option("-r", "--remote-name", metavar="NAME", help="Which remote to compare with (default: the default remote).")
+@jobs_option
+@json_option
+@pass_ctx
+def status(c: Ctx, paths: tuple[str, ...], check_remote: bool, remote_name: str | None, jobs: int | None, as_json: bool) -> None:
+    """Show each artifact's state: synced, local (not in the remote), modified, missing (not hydrated).
+
+    Without --remote, 'synced' relies on what this clone last saw in the remote.
+
+    \b
+    Example:
+      git filer status
+      git filer status models/ --remote --json
+    """
+    from .commands.status import status as do_status
+
+    project = c.project()
+    rows = do_status(project, list(paths), check_remote=check_remote, remote=remote_name, jobs=_jobs(project, jobs))
+    if as_json:
+        emit_json([r.to_json() for r in rows])
+        return
+    if not rows:
+        c.say("no artifacts tracked yet; start with 'git filer add PATH'")
+        return
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r.state] = counts.get(r.state, 0) + 1
+        if r.state != "synced" or c.verbose:
+            c.say(f"  {click.style(f'{r.state:<9}', fg=STATE_COLOURS[r.state])}{r.artifact}")
+    c.say(", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+
+
+@cli.command("ls")
+@click.argument("paths", nargs=-1, type=click.Path())
+@json_option
+@pass_ctx
+def ls_cmd(c: Ctx, paths: tuple[str, ...], as_json: bool) -> None:
+    """List tracked artifacts with size, oid and metadata.
+
+    \b
+    Example:
+      git filer ls models/ --json
+    """
+    from .commands.status import ls as do_ls
+    from .ui import human_bytes
+
+    entries = do_ls(c.project(), list(paths))
+    if as_json:
+        emit_json([{"artifact": e.artifact, "registry": e.registry, "kind": e.kind, "oid": e.oid, "size": e.size, "files": e.files, "meta": e.meta} for e in entries])
+        return
+    for e in entries:
+        meta = " ".join(f"{k}={v}" for k, v in sorted(e.meta.items()))
+        click.echo(f"{e.kind:<4} {human_bytes(e.size):>10}  {e.oid[7:19]}  {e.artifact}{'  ' + meta if meta else ''}")
+
+
+# -- push / pull / checkout ----------------------------------------------------------------
+
+
+def _summary(c: Ctx, verb: str, result, started: float) -> None:
+    from .ui import human_bytes
+
+    t = result.transfer
+    extra = f", {t.present} already there" if t.present else ""
+    if result.hydrated or result.kept:
+        extra += f"; {len(result.hydrated)} file(s) written to the work tree"
+    c.note(f"{verb} {t.objects} object(s), {human_bytes(t.bytes)} in {time.perf_counter() - started:.2f}s{extra}")
+
+
+def _sync_json(result, ok: bool) -> dict[str, Any]:
+    t = result.transfer
+    return {
+        "ok": ok, "artifacts": result.artifacts, "objects": t.objects, "bytes": t.bytes, "already_present": t.present,
+        "seconds": round(t.seconds, 3), "hydrated": result.hydrated, "kept": result.kept,
+        "problems": [{"what": w, "why": y} for w, y in result.problems + t.failures],
+    }
+
+
+def _run_sync(c: Ctx, verb: str, as_json: bool, fn) -> None:
+    started = time.perf_counter()
+    try:
+        result = fn()
+    except (PartialFailure, ConflictError) as err:
+        if as_json and hasattr(err, "result"):
+            emit_json(_sync_json(err.result, False))  # type: ignore[attr-defined]
+        raise
+    if as_json:
+        emit_json(_sync_json(result, True))
+    else:
+        _summary(c, verb, result, started)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("-r", "--remote", metavar="NAME", help="Remote name or URL (default: the default remote).")
+@jobs_option
+@json_option
+@pass_ctx
+def push(c: Ctx, paths: tuple[str, ...], remote: str | None, jobs: int | None, as_json: bool) -> None:
+    """Upload what the registry files reference and the remote lacks (always asks the remote).
+
+    \b
+    Example:
+      git filer push
+      git filer push models/ --remote team -j 32
+    """
+    from .commands.sync import push as do_push
+
+    project = c.project()
+    _run_sync(c, "pushed", as_json, lambda: do_push(project, list(paths), remote=remote, jobs=_jobs(project, jobs), sink=c.sink()))
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("-r", "--remote", metavar="NAME", help="Remote name or URL (default: the default remote).")
+@click.option("-I", "--include", multiple=True, metavar="GLOB", help="Only artifacts matching GLOB (repeatable), e.g. 'models/prod/**'.")
+@click.option("-X", "--exclude", multiple=True, metavar="GLOB", help="Skip artifacts matching GLOB (repeatable).")
+@click.option("-f", "--force", is_flag=True, help="Overwrite work tree files even if you modified them.")
+@jobs_option
+@json_option
+@pass_ctx
+def pull(c: Ctx, paths: tuple[str, ...], remote: str | None, include: tuple[str, ...], exclude: tuple[str, ...], force: bool, jobs: int | None, as_json: bool) -> None:
+    """Download what is missing from the cache, verify it, and hydrate the work tree.
+
+    Modified files are never overwritten without --force: they are listed and the
+    exit code is non-zero.
+
+    \b
+    Example:
+      git filer pull
+      git filer pull --include 'models/prod/**' -j 32
+    """
+    from .commands.sync import pull as do_pull
+
+    project = c.project()
+    _run_sync(c, "pulled", as_json, lambda: do_pull(project, list(paths), include=include, exclude=exclude, force=force, remote=remote, jobs=_jobs(project, jobs), sink=c.sink()))
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("-f", "--force", is_flag=True, help="Overwrite work tree files even if you modified them.")
+@json_option
+@pass_ctx
+def checkout(c: Ctx, paths: tuple[str, ...], force: bool, as_json: bool) -> None:
+    """Hydrate the work tree from the cache only (no network).
+
+    \b
+    Example:
+      git filer checkout models/resnet.pt
+    """
+    from .commands.sync import pull as do_pull
+
+    project = c.project()
+    _run_sync(c, "checked out", as_json, lambda: do_pull(project, list(paths), force=force, offline=True))
+
+
+@cli.command()
+@click.option("--remove-corrupt", is_flag=True, help="Delete corrupt objects from the cache so a pull can fetch good copies.")
+@jobs_option
+@json_option
+@pass_ctx
+def fsck(c: Ctx, remove_corrupt: bool, jobs: int | None, as_json: bool) -> None:
+    """Re-hash every cache object and report those whose bytes do not match their name.
+
+    \b
+    Example:
+      git filer fsck --remove-corrupt
+    """
+    from .commands.fsck import fsck as do_fsck
+    from .errors import IntegrityError
+    from .ui import human_bytes
+
+    result = do_fsck(c.project(), jobs=jobs or 4, remove=remove_corrupt)
+    if as_json:
+        emit_json({"checked": result.checked, "bytes": result.bytes, "corrupt": [{"oid": o, "path": p} for o, p in result.corrupt], "removed": result.removed})
+    else:
+        for oid, path in result.corrupt:
+            click.echo(f"corrupt: {path} ({oid}){' - removed' if oid in result.removed else ''}", err=True)
+        c.note(f"checked {result.checked} object(s), {human_bytes(result.bytes)}: {len(result.corrupt)} corrupt")
+    if result.corrupt:
+        raise IntegrityError(f"{len(result.corrupt)} corrupt object(s) in the cache; rerun with --remove-corrupt, then 'git filer pull'")
+
+
+@cli.command()
+@click.option("--dir", "directory", type=click.Path(), help="Where to build the demo (default: a new temp dir).")
+@pass_ctx
+def demo(c: Ctx, directory: str | None) -> None:
+    """Run the whole journey on a throwaway repo: init, add, commit, push, clone, pull.
+
+    \b
+    Example:
+      git filer demo
+    """
+    from .demo import run_demo
+
+    run_demo(directory, say=click.echo)
+
+
+# -- entry point ----------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose = "-v" in args or "--verbose" in args
+    try:
+        rv = cli.main(args=args, prog_name="git filer", standalone_mode=False)
+        return rv if isinstance(rv, int) else 0
+    except PartialFailure as err:
+        for what, why in err.failures:
+            click.echo(f"  {what}: {why}", err=True)
+        click.echo(f"error: {err}", err=True)
+        return err.exit_code
+    except ConflictError as err:
+        for path in getattr(err, "kept", []):
+            click.echo(f"  kept (modified): {path}", err=True)
+        click.echo(f"error: {err}", err=True)
+        return err.exit_code
+    except FilerError as err:
+        if verbose:
+            import traceback
+
+            traceback.print_exc()
+        click.echo(f"error: {err}", err=True)
+        return err.exit_code
+    except click.exceptions.Exit as err:
+        return err.exit_code
+    except click.ClickException as err:
+        err.show()
+        return err.exit_code
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        click.echo("interrupted", err=True)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return 0
+    except OSError as err:
+        if verbose:
+            import traceback
+
+            traceback.print_exc()
+        click.echo(f"error: {err.strerror or err}{': ' + str(err.filename) if err.filename else ''}", err=True)
+        return 1
+    except Exception as err:  # a bug: say so plainly, keep the traceback for --verbose
+        if verbose:
+            import traceback
+
+            traceback.print_exc()
+        click.echo(f"internal error: {type(err).__name__}: {err} (rerun with --verbose for the traceback and report it)", err=True)
+        return EXIT_BUG
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

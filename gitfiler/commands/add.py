@@ -1,0 +1,122 @@
+"""`add`: hash an artifact once while copying it into the cache, write its registry
+file, git-ignore the artifact and stage the registry and ignore files."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from .. import git, registry
+from ..errors import FilerError
+from ..fsutil import atomic_write_bytes
+from ..paths import is_within
+from ..project import Project
+from ..registry import Entry
+from ..workspace import current
+
+
+@dataclass
+class AddResult:
+    artifact: str
+    registry: str
+    kind: str
+    oid: str
+    size: int
+    files: int | None
+    changed: bool
+
+
+def check_addable(project: Project, path: str, tracked: list[Entry]) -> str:
+    """The repo-relative path for `path`, or a FilerError saying why it cannot be tracked."""
+    absolute = os.path.abspath(path)
+    # Resolve the parent only: the artifact itself being a symlink is checked below.
+    absolute = os.path.join(os.path.realpath(os.path.dirname(absolute)), os.path.basename(absolute))
+    if not is_within(absolute, project.root):
+        raise FilerError(f"{path} is outside the repository {project.root}; move it inside first")
+    rel = project.relpath(absolute)
+    if rel == ".":
+        raise FilerError("cannot track the repository root itself; name a file or directory inside it")
+    parts = rel.split("/")
+    if ".git" in parts:
+        raise FilerError(f"{path} is inside .git; gitfiler does not track git's own files")
+    if parts[0] == ".gitfiler":
+        raise FilerError(f"{path} is gitfiler's own configuration and cannot be tracked")
+    if registry.is_registry_file(rel):
+        raise FilerError(f"{path} is a registry file; add the artifact it describes instead")
+    if os.path.islink(absolute):
+        raise FilerError(f"{path} is a symlink; add the file or directory it points to")
+    if not os.path.exists(absolute):
+        raise FilerError(f"{path}: no such file or directory")
+    for e in tracked:
+        if e.kind == "dir" and rel.startswith(e.artifact + "/"):
+            raise FilerError(f"{path} is inside {e.artifact}, which gitfiler already tracks as a directory; re-add {e.artifact} instead")
+        if os.path.isdir(absolute) and e.artifact.startswith(rel + "/"):
+            raise FilerError(f"{path} contains {e.artifact}, which is tracked on its own; add the files separately or remove {e.registry} first")
+    if project.has_git and git.ls_files(project.root, [rel], others=False):
+        raise FilerError(f"{path} is already committed to git; run 'git rm -r --cached {rel}' first, then add it again")
+    return rel
+
+
+def ignore_line(name: str) -> str:
+    escaped = "".join("\\" + c if c in "*?[\\" else c for c in name)
+    if escaped[:1] in ("#", "!"):
+        escaped = "\\" + escaped
+    if escaped.endswith(" "):
+        escaped = escaped[:-1] + "\\ "
+    return "/" + escaped
+
+
+def ensure_ignored(project: Project, artifact: str) -> str:
+    """Add `/name` to the .gitignore beside the artifact; returns that .gitignore's repo path."""
+    directory, _, name = artifact.rpartition("/")
+    rel = f"{directory}/.gitignore" if directory else ".gitignore"
+    path = project.abspath(rel)
+    line = ignore_line(name)
+    try:
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8")
+    except FileNotFoundError:
+        text = ""
+    if line not in text.splitlines():
+        if text and not text.endswith("\n"):
+            text += "\n"
+        atomic_write_bytes(path, (text + line + "\n").encode("utf-8"))
+    return rel
+
+
+def add(project: Project, paths: list[str], *, jobs: int = 8, meta: dict[str, Any] | None = None, stage: bool = True) -> list[AddResult]:
+    tracked = project.load_entries()
+    rels = [check_addable(project, p, tracked) for p in paths]
+    by_registry = {e.registry: e for e in tracked}
+    results: list[AddResult] = []
+    to_stage: list[str] = []
+    for rel in rels:
+        cur = current(project, rel, store=project.store, jobs=jobs)
+        assert cur.oid is not None
+        if cur.manifest_bytes is not None:
+            project.store.write_bytes(cur.manifest_bytes)
+        reg = registry.registry_path_for(rel)
+        old = by_registry.get(reg)
+        merged_meta = dict(old.meta) if old else {}
+        merged_meta.update(meta or {})
+        entry = Entry(
+            registry=reg,
+            path=rel.rpartition("/")[2],
+            kind="dir" if cur.files is not None else "file",
+            oid=cur.oid,
+            size=cur.size,
+            files=cur.files,
+            meta=merged_meta,
+        )
+        changed = registry.write(project.root, entry)
+        ignore = ensure_ignored(project, rel)
+        to_stage += [reg, ignore]
+        if cur.files is None:
+            project.state.hydrated_set([(rel, cur.oid)])
+        else:
+            project.state.hydrated_set([(f"{rel}/{m.path}", m.oid) for m in cur.entries])
+        results.append(AddResult(rel, reg, entry.kind, entry.oid, entry.size, entry.files, changed))
+    if stage and project.has_git:
+        git.add(project.root, list(dict.fromkeys(to_stage)))
+    return results

@@ -1,0 +1,133 @@
+"""`init` and `remote add|list|remove|default`: the project's configuration."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from .. import git
+from ..config import TRACKED, RemoteConfig, dump_doc, validate_doc
+from ..errors import ConfigError
+from ..fsutil import atomic_write_bytes
+from ..project import Project
+from ..remotes import parse_url
+
+DEFAULT_REMOTE_NAME = "local"
+
+
+@dataclass
+class InitResult:
+    config: str
+    remote: RemoteConfig
+    created: bool
+
+
+def default_remote_dir(project: Project) -> str:
+    """A local-directory remote outside the repository, so a clone on this machine can reach it."""
+    base = os.environ.get("GITFILER_HOME") or os.path.join(
+        os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share"), "gitfiler"
+    )
+    name = os.path.basename(project.root.rstrip(os.sep)) or "repo"
+    return os.path.join(base, "remotes", f"{name}-{secrets.token_hex(4)}")
+
+
+def _read(path: str) -> dict[str, Any]:
+    import yaml
+
+    try:
+        with open(path, "rb") as f:
+            return validate_doc(yaml.safe_load(f), path) or {}
+    except FileNotFoundError:
+        return {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+
+
+def _config_path(project: Project, local: bool) -> str:
+    if local:
+        if not project.local_config_path:
+            raise ConfigError("--local needs a git repository")
+        return project.local_config_path
+    return os.path.join(project.root, TRACKED)
+
+
+def _write(project: Project, path: str, doc: dict[str, Any]) -> None:
+    doc.setdefault("version", 1)
+    validate_doc(doc, path)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    atomic_write_bytes(path, dump_doc(doc))
+    project.__dict__.pop("config", None)
+
+
+def init(project: Project, *, remote_url: str | None = None, stage: bool = True) -> InitResult:
+    path = os.path.join(project.root, TRACKED)
+    doc = _read(path)
+    created = not doc
+    remotes = doc.setdefault("remotes", {})
+    if remote_url:
+        parse_url(remote_url)
+        url = remote_url if remote_url.startswith("s3://") else os.path.abspath(os.path.expanduser(remote_url))
+        remotes[doc.get("default_remote") or DEFAULT_REMOTE_NAME] = {"url": url}
+        doc.setdefault("default_remote", DEFAULT_REMOTE_NAME)
+    elif not doc.get("default_remote"):
+        remote_dir = default_remote_dir(project)
+        os.makedirs(remote_dir, exist_ok=True)
+        remotes[DEFAULT_REMOTE_NAME] = {"url": remote_dir}
+        doc["default_remote"] = DEFAULT_REMOTE_NAME
+    _write(project, path, doc)
+    if project.local_config_path:
+        os.makedirs(os.path.dirname(project.local_config_path), exist_ok=True)
+    if stage and project.has_git:
+        git.add(project.root, [TRACKED])
+    chosen = doc["default_remote"]
+    return InitResult(TRACKED, RemoteConfig(name=chosen, **remotes[chosen]), created)
+
+
+def remote_add(
+    project: Project, name: str, url: str, *, endpoint_url: str | None = None, region: str | None = None,
+    profile: str | None = None, default: bool = False, force: bool = False, local: bool = False,
+) -> RemoteConfig:
+    if not name.replace("-", "").replace("_", "").isalnum():
+        raise ConfigError(f"remote name {name!r} may use only letters, digits, '-' and '_'")
+    scheme, _ = parse_url(url)
+    if scheme == "local":
+        url = os.path.abspath(os.path.expanduser(url[7:] if url.startswith("file://") else url))
+    path = _config_path(project, local)
+    doc = _read(path)
+    remotes = doc.setdefault("remotes", {})
+    if name in remotes and not force:
+        raise ConfigError(f"remote {name!r} already exists ({remotes[name]['url']}); pass --force to replace it")
+    cfg = RemoteConfig(name=name, url=url, endpoint_url=endpoint_url, region=region, profile=profile)
+    remotes[name] = cfg.to_doc()
+    if default or not doc.get("default_remote"):
+        doc["default_remote"] = name
+    _write(project, path, doc)
+    if not local and project.has_git:
+        git.add(project.root, [TRACKED])
+    return cfg
+
+
+def remote_remove(project: Project, name: str, *, local: bool = False) -> None:
+    path = _config_path(project, local)
+    doc = _read(path)
+    if name not in (doc.get("remotes") or {}):
+        raise ConfigError(f"no remote named {name!r}; see 'git filer remote list'")
+    del doc["remotes"][name]
+    if doc.get("default_remote") == name:
+        doc.pop("default_remote")
+    _write(project, path, doc)
+    if not local and project.has_git:
+        git.add(project.root, [TRACKED])
+
+
+def remote_default(project: Project, name: str, *, local: bool = False) -> None:
+    if name not in project.config.remotes:
+        raise ConfigError(f"no remote named {name!r}; add it first with 'git filer remote add {name} URL'")
+    path = _config_path(project, local)
+    doc = _read(path)
+    doc["default_remote"] = name
+    _write(project, path, doc)
+    if not local and project.has_git:
+        git.add(project.root, [TRACKED])

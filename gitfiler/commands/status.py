@@ -1,0 +1,86 @@
+"""`status`: per artifact, is it synced, local-only, modified or not hydrated?"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ..errors import FilerError
+from ..project import Project
+from ..registry import Entry
+from ..transfer import find_missing
+from ..workspace import current, load_manifest
+
+SYNCED, LOCAL, MODIFIED, MISSING = "synced", "local", "modified", "missing"
+
+
+@dataclass
+class ArtifactStatus:
+    artifact: str
+    registry: str
+    kind: str
+    state: str
+    oid: str
+    size: int
+    files: int | None
+    cached: bool
+    in_remote: bool | None  # None: no remote configured
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def object_closure(project: Project, entry: Entry) -> list[str] | None:
+    """Every oid an entry needs (files, then the manifest last), or None if its manifest is not cached."""
+    if entry.kind == "file":
+        return [entry.oid]
+    if not project.store.has(entry.oid):
+        return None
+    return [m.oid for m in load_manifest(project.store, entry)] + [entry.oid]
+
+
+def status(project: Project, paths: list[str], *, check_remote: bool = False, remote: str | None = None, jobs: int = 16) -> list[ArtifactStatus]:
+    entries = project.select(project.load_entries(), paths)
+    try:
+        remote_name: str | None = project.remote_config(remote).name
+    except FilerError:
+        if check_remote:
+            raise
+        remote_name = None
+    in_remote: dict[str, bool] = {}
+    if remote_name is not None:
+        if check_remote:
+            rem = project.remote(remote, jobs=jobs)
+            closures = {e.registry: object_closure(project, e) or [e.oid] for e in entries}
+            wanted = {o for c in closures.values() for o in c}
+            missing = find_missing(rem, wanted, jobs)
+            project.state.remote_mark(remote_name, wanted - missing)
+            project.state.remote_mark(remote_name, missing, present=False)
+            in_remote = {reg: not (set(c) & missing) for reg, c in closures.items()}
+        else:
+            # A manifest is uploaded after all its files, so its presence vouches for them.
+            held = project.state.remote_has_many(remote_name, [e.oid for e in entries])
+            in_remote = {e.registry: e.oid in held for e in entries}
+    out = []
+    for e in entries:
+        cur = current(project, e.artifact)
+        if not cur.exists:
+            state = MISSING
+        elif cur.oid != e.oid:
+            state = MODIFIED
+        elif in_remote.get(e.registry):
+            state = SYNCED
+        else:
+            state = LOCAL
+        out.append(
+            ArtifactStatus(
+                e.artifact, e.registry, e.kind, state, e.oid, e.size, e.files,
+                cached=project.store.has(e.oid),
+                in_remote=in_remote.get(e.registry) if remote_name else None,
+            )
+        )
+    return out
+
+
+def ls(project: Project, paths: list[str]) -> list[Entry]:
+    return project.select(project.load_entries(), paths)

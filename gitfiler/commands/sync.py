@@ -1,0 +1,195 @@
+"""`push`, `pull` and `checkout`: move objects between cache and remote, and
+between cache and work tree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import ConflictError, FilerError, IntegrityError, PartialFailure
+from ..globs import selected
+from ..manifest import ManifestEntry
+from ..project import Project
+from ..registry import Entry
+from ..transfer import ProgressSink, TransferResult, download, find_missing, upload
+from ..workspace import HydrateReport, current, hydrate, load_manifest
+
+
+@dataclass
+class SyncResult:
+    transfer: TransferResult
+    artifacts: int = 0
+    hydrated: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (what, why)
+
+
+def _recover_from_worktree(project: Project, entry: Entry) -> bool:
+    """Put an artifact's objects back into the cache from an unchanged work tree copy."""
+    cur = current(project, entry.artifact)
+    if not cur.exists or cur.oid != entry.oid:
+        return False
+    cur = current(project, entry.artifact, store=project.store)
+    if cur.manifest_bytes is not None:
+        project.store.write_bytes(cur.manifest_bytes)
+    return True
+
+
+def _closure_for_push(project: Project, entry: Entry, sizes: dict[str, int]) -> tuple[list[str], str | None]:
+    """(file oids, manifest oid or None); raises FilerError when the cache cannot supply them."""
+    store = project.store
+    if not store.has(entry.oid) and not _recover_from_worktree(project, entry):
+        raise FilerError(f"object {entry.oid} is neither in the cache nor in the work tree (modified or missing)")
+    if entry.kind == "file":
+        sizes[entry.oid] = entry.size
+        return [entry.oid], None
+    files = load_manifest(store, entry)
+    absent = [m for m in files if not store.has(m.oid)]
+    if absent and _recover_from_worktree(project, entry):
+        absent = [m for m in files if not store.has(m.oid)]
+    if absent:
+        raise FilerError(f"{len(absent)} file(s) of the directory are not in the cache, e.g. {absent[0].path} ({absent[0].oid})")
+    for m in files:
+        sizes[m.oid] = m.size
+    sizes[entry.oid] = store.size(entry.oid)
+    return [m.oid for m in files], entry.oid
+
+
+def push(
+    project: Project, paths: list[str], *, remote: str | None = None, jobs: int = 16, sink: ProgressSink | None = None,
+    entries: list[Entry] | None = None,
+) -> SyncResult:
+    chosen = entries if entries is not None else project.select(project.load_entries(), paths)
+    rem = project.remote(remote, jobs=jobs)
+    sizes: dict[str, int] = {}
+    problems: list[tuple[str, str]] = []
+    file_oids: list[str] = []
+    manifests: dict[str, list[str]] = {}  # manifest oid -> the file oids it needs first
+    for e in chosen:
+        try:
+            files, man = _closure_for_push(project, e, sizes)
+        except (FilerError, IntegrityError) as err:
+            problems.append((e.registry, str(err)))
+            continue
+        file_oids += files
+        if man:
+            manifests[man] = files
+    missing = find_missing(rem, list(dict.fromkeys(file_oids)) + list(manifests), jobs)
+    first = [o for o in dict.fromkeys(file_oids) if o in missing]
+    result = upload(project.store, rem, first, sizes, jobs, sink)
+    failed = {o for o, _ in result.failures}
+    # A manifest goes up only after every file it lists is safely there.
+    ready = [m for m, files in manifests.items() if m in missing and not (set(files) & failed)]
+    blocked = [m for m, files in manifests.items() if m in missing and set(files) & failed]
+    result.merge(upload(project.store, rem, ready, sizes, jobs, None))
+    result.present = len(set(file_oids) | set(manifests)) - len(missing)
+    failed = {o for o, _ in result.failures} | set(blocked)
+    project.state.remote_mark(rem.name, (set(file_oids) | set(manifests)) - failed)
+    out = SyncResult(result, artifacts=len(chosen), problems=problems)
+    _raise_if_failed(out, "push")
+    return out
+
+
+def _selected_entries(project: Project, paths: list[str], include: tuple[str, ...], exclude: tuple[str, ...]) -> list[Entry]:
+    entries = project.select(project.load_entries(), paths)
+    return [e for e in entries if selected(e.artifact, include, exclude)]
+
+
+def fetch(
+    project: Project, entries: list[Entry], *, remote: str | None, jobs: int, sink: ProgressSink | None
+) -> tuple[TransferResult, dict[str, list[ManifestEntry]], list[tuple[str, str]]]:
+    """Download into the cache what `entries` need and it lacks: manifests first, then files."""
+    store = project.store
+    result = TransferResult("download")
+    problems: list[tuple[str, str]] = []
+    rem = None
+
+    def get(oids: list[str], sizes: dict[str, int], progress: ProgressSink | None) -> set[str]:
+        nonlocal rem
+        todo = [o for o in dict.fromkeys(oids) if not store.has(o)]
+        if not todo:
+            return set()
+        if remote is False:  # type: ignore[comparison-overlap]
+            return set(todo)
+        if rem is None:
+            rem = project.remote(remote, jobs=jobs)
+        r = download(store, rem, todo, sizes, jobs, progress)
+        result.merge(r)
+        project.state.remote_mark(rem.name, set(todo) - {o for o, _ in r.failures})
+        for oid, why in r.failures:
+            problems.append((oid, why))
+        return {o for o, _ in r.failures}
+
+    dirs = [e for e in entries if e.kind == "dir"]
+    get([e.oid for e in dirs], {}, None)
+    manifests: dict[str, list[ManifestEntry]] = {}
+    for e in dirs:
+        if store.has(e.oid):
+            try:
+                manifests[e.registry] = load_manifest(store, e)
+            except FilerError as err:
+                problems.append((e.registry, str(err)))
+    sizes: dict[str, int] = {}
+    wanted: list[str] = []
+    for e in entries:
+        if e.kind == "file":
+            wanted.append(e.oid)
+            sizes[e.oid] = e.size
+        else:
+            for m in manifests.get(e.registry, []):
+                wanted.append(m.oid)
+                sizes[m.oid] = m.size
+    get(wanted, sizes, sink)
+    return result, manifests, problems
+
+
+def pull(
+    project: Project,
+    paths: list[str],
+    *,
+    include: tuple[str, ...] = (),
+    exclude: tuple[str, ...] = (),
+    force: bool = False,
+    remote: str | None = None,
+    jobs: int = 16,
+    sink: ProgressSink | None = None,
+    offline: bool = False,
+    entries: list[Entry] | None = None,
+) -> SyncResult:
+    chosen = entries if entries is not None else _selected_entries(project, paths, include, exclude)
+    transfer, manifests, problems = fetch(project, chosen, remote=False if offline else remote, jobs=jobs, sink=sink)  # type: ignore[arg-type]
+    out = SyncResult(transfer, artifacts=len(chosen), problems=[])
+    store = project.store
+    for e in chosen:
+        needed = [e.oid] if e.kind == "file" else [m.oid for m in manifests.get(e.registry, [])] + [e.oid]
+        absent = [o for o in needed if not store.has(o)]
+        if absent:
+            hint = "run 'git filer pull'" if offline else "push it from a machine that has it"
+            out.problems.append((e.artifact, f"{len(absent)} object(s) not available, e.g. {absent[0]}; {hint}"))
+            continue
+        try:
+            rep: HydrateReport = hydrate(project, e, force=force, manifest_entries=manifests.get(e.registry))
+        except IntegrityError as err:
+            out.problems.append((e.artifact, str(err)))
+            continue
+        out.hydrated += rep.written
+        out.kept += rep.kept
+    for oid, why in problems:
+        if not any(oid in p for p, _ in out.problems):
+            out.problems.append((oid, why))
+    _raise_if_failed(out, "checkout" if offline else "pull")
+    return out
+
+
+def _raise_if_failed(out: SyncResult, action: str) -> None:
+    failures = list(out.problems) + list(out.transfer.failures)
+    if failures:
+        err = PartialFailure(f"{action} finished with {len(failures)} problem(s)", failures)
+        err.result = out  # type: ignore[attr-defined]
+        raise err
+    if out.kept:
+        err2 = ConflictError(
+            f"{len(out.kept)} modified file(s) kept, not overwritten; commit them with 'git filer add' or rerun with --force to discard them"
+        )
+        err2.result = out  # type: ignore[attr-defined]
+        err2.kept = out.kept  # type: ignore[attr-defined]
+        raise err2

@@ -1,0 +1,107 @@
+"""Project configuration: `.gitfiler/config.yaml` (tracked) overlaid by the
+untracked `<git common dir>/filer/config.yaml` and environment variables.
+
+No secrets are ever accepted in either file: credentials come from boto3's chain.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ConfigError
+from .links import STRATEGIES
+
+CONFIG_VERSION = 1
+TRACKED = ".gitfiler/config.yaml"
+REMOTE_KEYS = {"url", "endpoint_url", "region", "profile", "max_attempts"}
+TOP_KEYS = {"version", "default_remote", "checkout", "autopush", "autopull", "large_file_threshold", "remotes", "cache_dir", "jobs"}
+_SECRET_WORDS = ("secret", "password", "token", "access_key", "credential")
+
+
+@dataclass
+class RemoteConfig:
+    name: str
+    url: str
+    endpoint_url: str | None = None
+    region: str | None = None
+    profile: str | None = None
+    max_attempts: int | None = None
+
+    def to_doc(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"url": self.url}
+        for key in ("endpoint_url", "region", "profile", "max_attempts"):
+            if getattr(self, key) is not None:
+                doc[key] = getattr(self, key)
+        return doc
+
+
+@dataclass
+class Config:
+    default_remote: str | None = None
+    checkout: str = "auto"
+    autopush: bool = True
+    autopull: bool | list[str] = True
+    large_file_threshold: int = 10 * 1024 * 1024
+    cache_dir: str | None = None
+    jobs: int | None = None
+    remotes: dict[str, RemoteConfig] = field(default_factory=dict)
+
+
+def validate_doc(doc: Any, where: str) -> dict[str, Any]:
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{where}: expected a YAML mapping")
+    _refuse_secrets(doc, where)
+    unknown = set(doc) - TOP_KEYS
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {sorted(unknown)}")
+    version = doc.get("version", CONFIG_VERSION)
+    if version != CONFIG_VERSION:
+        raise ConfigError(f"{where}: unsupported config version {version!r}; upgrade gitfiler")
+    if "checkout" in doc and doc["checkout"] not in STRATEGIES:
+        raise ConfigError(f"{where}: 'checkout' must be one of {', '.join(STRATEGIES)}")
+    remotes = doc.get("remotes") or {}
+    if not isinstance(remotes, dict):
+        raise ConfigError(f"{where}: 'remotes' must be a mapping of name to settings")
+    for name, settings in remotes.items():
+        if not isinstance(settings, dict) or not isinstance(settings.get("url"), str):
+            raise ConfigError(f"{where}: remote {name!r} needs a 'url'")
+        bad = set(settings) - REMOTE_KEYS
+        if bad:
+            raise ConfigError(f"{where}: remote {name!r} has unknown keys {sorted(bad)}")
+    return doc
+
+
+def _refuse_secrets(node: Any, where: str) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if isinstance(key, str) and any(w in key.lower() for w in _SECRET_WORDS):
+                raise ConfigError(
+                    f"{where}: key {key!r} looks like a credential; gitfiler never stores secrets, use AWS_PROFILE or the environment"
+                )
+            _refuse_secrets(value, where)
+
+
+def merge(tracked: dict[str, Any], local: dict[str, Any]) -> Config:
+    cfg = Config()
+    for doc in (tracked, local):
+        for key in ("default_remote", "checkout", "autopush", "autopull", "large_file_threshold", "cache_dir", "jobs"):
+            if key in doc:
+                setattr(cfg, key, doc[key])
+        for name, settings in (doc.get("remotes") or {}).items():
+            cfg.remotes[name] = RemoteConfig(name=name, **settings)
+    env_checkout = os.environ.get("GITFILER_CHECKOUT")
+    if env_checkout:
+        if env_checkout not in STRATEGIES:
+            raise ConfigError(f"GITFILER_CHECKOUT must be one of {', '.join(STRATEGIES)}")
+        cfg.checkout = env_checkout
+    return cfg
+
+
+def dump_doc(doc: dict[str, Any]) -> bytes:
+    import yaml
+
+    return yaml.safe_dump(doc, sort_keys=True, default_flow_style=False).encode()

@@ -1,0 +1,74 @@
+"""Typed errors. Each carries a one-line message written for the user and an exit code.
+
+The core raises these; only the CLI turns them into output and exit codes.
+"""
+
+from __future__ import annotations
+
+
+class FilerError(Exception):
+    """Base of every expected failure; `str(err)` is the user-facing line."""
+
+    exit_code = 1
+
+
+class NotARepositoryError(FilerError):
+    exit_code = 3
+
+
+class ConfigError(FilerError):
+    exit_code = 3
+
+
+class RegistryError(FilerError):
+    """A registry file or directory manifest is malformed or hostile."""
+
+    exit_code = 4
+
+
+class UnsafePathError(FilerError):
+    exit_code = 4
+
+
+class RemoteError(FilerError):
+    """The remote could not be reached, refused us, or does not exist."""
+
+    exit_code = 5
+
+
+class IntegrityError(FilerError):
+    """Bytes did not match the digest that names them."""
+
+    exit_code = 6
+
+    def __init__(self, message: str, *, oid: str = "", path: str = "") -> None:
+        super().__init__(message)
+        self.oid = oid
+        self.path = path
+
+
+class ObjectMissingError(FilerError):
+    exit_code = 7
+
+
+class ConflictError(FilerError):
+    """Work tree files were kept because overwriting them would lose user data."""
+
+    exit_code = 8
+
+
+class DiskFullError(FilerError):
+    exit_code = 9
+
+
+class HookError(FilerError):
+    exit_code = 10
+
+
+class PartialFailure(FilerError):
+    """A bulk operation finished but some items failed; `failures` lists them."""
+
+    def __init__(self, message: str, failures: list[tuple[str, str]], exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.failures = failures
+        self.exit_code = exit_code

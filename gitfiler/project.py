@@ -1,0 +1,208 @@
+"""A project: the work tree root, its config, cache and local state, found from a directory.
+
+Works inside a git work tree (the normal case) and in a plain directory of
+registry files with no `.git` (a deployment host or container image).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from functools import cached_property
+from typing import Any
+
+from . import git
+from .config import TRACKED, Config, RemoteConfig, merge, validate_doc
+from .errors import ConfigError, FilerError, RegistryError
+from .objects import ObjectStore
+from .registry import SUFFIX, Entry, from_mapping
+from .state import State, stat_key
+
+ENV_CACHE = "GITFILER_CACHE_DIR"
+ENV_REMOTE = "GITFILER_REMOTE"
+
+
+class Project:
+    def __init__(self, root: str, git_dir: str | None, common_dir: str | None, *, cache_dir: str | None = None) -> None:
+        self.root = root
+        self.git_dir = git_dir
+        self.common_dir = common_dir
+        self._cache_override = cache_dir
+
+    @classmethod
+    def find(cls, start: str = ".", *, cache_dir: str | None = None, require_git: bool = True) -> "Project":
+        found = git.find_repo(start) if require_git or os.path.isdir(start) else None
+        if found is not None:
+            return cls(found.root, found.git_dir, found.common_dir, cache_dir=cache_dir)
+        if require_git:
+            git.require_repo(start)  # raises the user-facing error
+        return cls(os.path.abspath(start), None, None, cache_dir=cache_dir)
+
+    @property
+    def has_git(self) -> bool:
+        return self.git_dir is not None
+
+    # -- locations -------------------------------------------------------------------
+
+    @property
+    def filer_dir(self) -> str | None:
+        return os.path.join(self.common_dir, "filer") if self.common_dir else None
+
+    @property
+    def local_config_path(self) -> str | None:
+        return os.path.join(self.filer_dir, "config.yaml") if self.filer_dir else None
+
+    @cached_property
+    def cache_dir(self) -> str:
+        chosen = self._cache_override or os.environ.get(ENV_CACHE) or self.config.cache_dir
+        if chosen:
+            return os.path.abspath(os.path.expanduser(chosen))
+        if self.filer_dir:
+            return self.filer_dir
+        return os.path.join(os.path.expanduser("~"), ".cache", "gitfiler")
+
+    @cached_property
+    def store(self) -> ObjectStore:
+        return ObjectStore(self.cache_dir)
+
+    @cached_property
+    def state(self) -> State:
+        if self.git_dir:
+            return State(os.path.join(self.git_dir, "filer", "state.db"))
+        key = hashlib.sha256(self.root.encode()).hexdigest()[:16]
+        return State(os.path.join(self.cache_dir, "state", f"{key}.db"))
+
+    def abspath(self, rel: str) -> str:
+        return os.path.join(self.root, *rel.split("/"))
+
+    def relpath(self, path: str) -> str:
+        return os.path.relpath(os.path.abspath(path), self.root).replace(os.sep, "/")
+
+    # -- small parsed files ----------------------------------------------------------------
+
+    def _parsed_yaml(self, path: str, key: str, cached: dict[str, Any] | None = None) -> tuple[Any, bool]:
+        """(document, found) for a small YAML file, parsed at most once per change of its stat."""
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return None, False
+        sk = stat_key(st)
+        entry = cached.get(key) if cached is not None else None
+        if entry is not None:
+            import json
+
+            if self.state.trusted((entry[0], entry[1], "x"), sk):
+                return json.loads(entry[2]), True
+        elif cached is None:
+            doc = self.state.parsed_get(key, sk)
+            if doc is not None:
+                return doc, True
+        import yaml
+
+        with open(path, "rb") as f:
+            data = f.read(1 << 20)
+        try:
+            doc = yaml.load(data.decode("utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        except (UnicodeDecodeError, yaml.YAMLError) as err:
+            raise RegistryError(f"{key}: not valid YAML ({str(err).splitlines()[0]})") from None
+        self._pending_parsed.append((key, sk, doc))
+        return doc, True
+
+    @cached_property
+    def _pending_parsed(self) -> list[tuple[str, tuple[int, int, int], Any]]:
+        return []
+
+    def flush_state(self) -> None:
+        if self._pending_parsed:
+            try:
+                self.state.parsed_store(self._pending_parsed)
+            except TypeError:
+                pass  # a document JSON cannot hold (odd YAML types) is simply re-parsed next time
+            self._pending_parsed.clear()
+
+    # -- configuration ------------------------------------------------------------------------
+
+    @cached_property
+    def config(self) -> Config:
+        tracked, _ = self._parsed_yaml(os.path.join(self.root, TRACKED), TRACKED)
+        local: Any = None
+        if self.local_config_path:
+            try:
+                with open(self.local_config_path, "rb") as f:
+                    import yaml
+
+                    local = yaml.safe_load(f)
+            except FileNotFoundError:
+                pass
+            except Exception as err:
+                raise ConfigError(f"{self.local_config_path}: not valid YAML ({err})") from None
+        return merge(validate_doc(tracked, TRACKED), validate_doc(local, self.local_config_path or "local config"))
+
+    @property
+    def initialized(self) -> bool:
+        return os.path.exists(os.path.join(self.root, TRACKED))
+
+    def remote_config(self, name_or_url: str | None = None) -> RemoteConfig:
+        """The remote to use: an explicit name or URL, else $GITFILER_REMOTE, else the default."""
+        chosen = name_or_url or os.environ.get(ENV_REMOTE) or self.config.default_remote
+        if not chosen:
+            raise ConfigError("no remote configured; run 'git filer remote add NAME URL --default' (or set GITFILER_REMOTE)")
+        if chosen in self.config.remotes:
+            return self.config.remotes[chosen]
+        if "://" in chosen or chosen.startswith(("/", ".", "~")):
+            return RemoteConfig(name=chosen, url=chosen)
+        known = ", ".join(sorted(self.config.remotes)) or "none"
+        raise ConfigError(f"no remote named {chosen!r} (configured: {known}); see 'git filer remote list'")
+
+    def remote(self, name_or_url: str | None = None, *, jobs: int = 16):  # -> Remote
+        from .remotes import open_remote
+
+        return open_remote(self.remote_config(name_or_url), jobs=jobs)
+
+    # -- registry files ------------------------------------------------------------------------
+
+    def registry_files(self) -> list[str]:
+        if self.has_git:
+            found = git.ls_files(self.root, [f"*{SUFFIX}"])
+            return sorted(p for p in found if os.path.isfile(self.abspath(p)))
+        out = []
+        for dirpath, dirs, files in os.walk(self.root):
+            dirs[:] = [d for d in dirs if d != ".git"]
+            for name in files:
+                if name.endswith(SUFFIX) and len(name) > len(SUFFIX):
+                    out.append(self.relpath(os.path.join(dirpath, name)))
+        return sorted(out)
+
+    def load_entries(self, registries: list[str] | None = None) -> list[Entry]:
+        regs = self.registry_files() if registries is None else registries
+        cached = self.state.parsed_many() if len(regs) > 20 else None
+        entries = []
+        for reg in regs:
+            doc, found = self._parsed_yaml(self.abspath(reg), reg, cached)
+            if not found:
+                raise RegistryError(f"{reg}: registry file not found")
+            entries.append(from_mapping(doc, reg))
+        self.flush_state()
+        return entries
+
+    def select(self, entries: list[Entry], paths: list[str]) -> list[Entry]:
+        """Entries named by `paths`: an artifact, its registry file, or a directory above them."""
+        if not paths:
+            return entries
+        wanted = []
+        for p in paths:
+            rel = self.relpath(p)
+            if rel.startswith("../"):
+                raise FilerError(f"{p} is outside the repository {self.root}")
+            wanted.append(rel.rstrip("/"))
+        chosen = []
+        unmatched = set(wanted)
+        for e in entries:
+            for w in wanted:
+                if w in (".", e.registry, e.artifact) or e.registry.startswith(w + "/") or e.artifact.startswith(w + "/"):
+                    chosen.append(e)
+                    unmatched.discard(w)
+                    break
+        if unmatched:
+            raise FilerError(f"not tracked by gitfiler: {', '.join(sorted(unmatched))} (see 'git filer ls')")
+        return chosen

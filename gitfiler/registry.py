@@ -1,0 +1,154 @@
+"""Registry files (`<artifact>.filer`): the small committed record of an artifact.
+
+One canonical encoding: same content, same bytes. Reading validates strictly
+and names the file in every error.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import RegistryError, UnsafePathError
+from .objects import is_oid
+from .paths import check_relative
+
+SUFFIX = ".filer"
+SCHEMA_VERSION = 1
+KINDS = ("file", "dir")
+_KEYS = {"version", "path", "kind", "oid", "size", "files", "meta"}
+
+
+@dataclass
+class Entry:
+    registry: str  # repo-relative POSIX path of the .filer file
+    path: str  # artifact path relative to the registry file's directory
+    kind: str
+    oid: str
+    size: int
+    files: int | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def artifact(self) -> str:
+        """Repo-relative POSIX path of the artifact."""
+        return posixpath.join(posixpath.dirname(self.registry), self.path)
+
+
+def registry_path_for(artifact: str) -> str:
+    return artifact + SUFFIX
+
+
+def is_registry_file(path: str) -> bool:
+    return path.endswith(SUFFIX) and len(os.path.basename(path)) > len(SUFFIX)
+
+
+def dumps(entry: Entry) -> bytes:
+    lines = [
+        f"version: {SCHEMA_VERSION}",
+        f"path: {_scalar(entry.path)}",
+        f"kind: {entry.kind}",
+        f"oid: {entry.oid}",
+        f"size: {entry.size}",
+    ]
+    if entry.kind == "dir":
+        lines.append(f"files: {entry.files}")
+    text = "\n".join(lines) + "\n"
+    if entry.meta:
+        import yaml
+
+        body = yaml.safe_dump(entry.meta, sort_keys=True, default_flow_style=False, allow_unicode=True, width=1000)
+        text += "meta:\n" + "".join(f"  {line}\n" for line in body.splitlines())
+    return text.encode("utf-8")
+
+
+def _scalar(value: str) -> str:
+    import yaml
+
+    # safe_dump quotes whatever YAML would misread (e.g. 'true', '1.0', ': ').
+    out = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10_000).strip()
+    return out[:-4].rstrip() if out.endswith("\n...") or out.endswith(" ...") else out
+
+
+def loads(data: bytes, registry: str) -> Entry:
+    """Parse and validate a registry file's bytes. `registry` is its repo-relative path."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        doc = yaml.load(data.decode("utf-8"), Loader=loader)
+    except (UnicodeDecodeError, yaml.YAMLError) as err:
+        problem = str(err).splitlines()[0]
+        raise RegistryError(f"{registry}: not a valid registry file (bad YAML: {problem})") from None
+    return from_mapping(doc, registry)
+
+
+def from_mapping(doc: Any, registry: str) -> Entry:
+    def bad(problem: str) -> RegistryError:
+        return RegistryError(f"{registry}: {problem}")
+
+    if not isinstance(doc, dict):
+        raise bad("not a valid registry file (expected a YAML mapping)")
+    unknown = set(map(str, doc)) - _KEYS
+    if unknown:
+        raise bad(f"unknown keys {sorted(unknown)}")
+    version = doc.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise bad("missing or non-integer 'version'")
+    if version != SCHEMA_VERSION:
+        raise bad(f"unsupported schema version {version}; this gitfiler reads version {SCHEMA_VERSION}, upgrade it")
+    path = doc.get("path")
+    try:
+        check_relative(path, "'path'")
+    except UnsafePathError as err:
+        raise bad(str(err)) from None
+    kind = doc.get("kind")
+    if kind not in KINDS:
+        raise bad(f"'kind' must be one of {', '.join(KINDS)}, not {kind!r}")
+    oid = doc.get("oid")
+    if not is_oid(oid):
+        raise bad(f"bad 'oid' {oid!r}; expected 'sha256:' and 64 lowercase hex digits")
+    size = doc.get("size")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise bad(f"'size' must be a non-negative integer, not {size!r}")
+    files = doc.get("files")
+    if kind == "dir":
+        if not isinstance(files, int) or isinstance(files, bool) or files < 0:
+            raise bad(f"'files' must be a non-negative integer for a directory, not {files!r}")
+    elif files is not None:
+        raise bad("'files' is only allowed for kind 'dir'")
+    meta = doc.get("meta", {})
+    if meta is None:
+        meta = {}
+    if not isinstance(meta, dict) or not all(isinstance(k, str) for k in meta):
+        raise bad("'meta' must be a mapping with string keys")
+    return Entry(registry=registry, path=path, kind=kind, oid=oid, size=size, files=files, meta=meta)
+
+
+def read(root: str, registry: str) -> Entry:
+    try:
+        with open(os.path.join(root, registry), "rb") as f:
+            data = f.read(1 << 20)
+    except FileNotFoundError:
+        raise RegistryError(f"{registry}: registry file not found") from None
+    if len(data) >= 1 << 20:
+        raise RegistryError(f"{registry}: registry file is larger than 1 MiB; it is not a gitfiler registry file")
+    return loads(data, registry)
+
+
+def write(root: str, entry: Entry) -> bool:
+    """Write atomically; returns False when the file already holds these exact bytes."""
+    from .fsutil import atomic_write_bytes
+
+    data = dumps(entry)
+    target = os.path.join(root, entry.registry)
+    try:
+        with open(target, "rb") as f:
+            if f.read() == data:
+                return False
+    except FileNotFoundError:
+        pass
+    atomic_write_bytes(target, data)
+    return True

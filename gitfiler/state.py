@@ -1,0 +1,151 @@
+"""Local, disposable state in one SQLite file: everything here is a cache or a hint.
+
+- `stat`: (path, inode, size, mtime_ns) -> oid, so unchanged files are never re-hashed.
+- `parsed`: (path, inode, size, mtime_ns) -> parsed JSON of a small text file
+  (registry files, config), so a no-op `status` never imports the YAML parser.
+- `hydrated`: path -> the oid gitfiler last placed there or added from there;
+  a file whose content still has that oid may be replaced (invariant 3).
+- `remote_has`: oids a remote was seen to hold. A hint for `status` only;
+  `push` always asks the remote.
+
+Deleting the file loses nothing but time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from typing import Any, Iterable
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS stat (path TEXT PRIMARY KEY, ino INTEGER, size INTEGER, mtime_ns INTEGER, checked_ns INTEGER, oid TEXT);
+CREATE TABLE IF NOT EXISTS parsed (path TEXT PRIMARY KEY, ino INTEGER, size INTEGER, mtime_ns INTEGER, checked_ns INTEGER, doc TEXT);
+CREATE TABLE IF NOT EXISTS hydrated (path TEXT PRIMARY KEY, oid TEXT);
+CREATE TABLE IF NOT EXISTS remote_has (remote TEXT, oid TEXT, PRIMARY KEY (remote, oid)) WITHOUT ROWID;
+"""
+
+# A file modified within this window of our last look could change again with the
+# same mtime (coarse timestamps); such "racily clean" entries are not trusted.
+RACY_NS = 20_000_000
+
+StatKey = tuple[int, int, int]  # (ino, size, mtime_ns)
+
+
+def stat_key(st: os.stat_result) -> StatKey:
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+class State:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+            self._db = db
+        return self._db
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    # -- stat cache ------------------------------------------------------------
+
+    def stat_lookup(self, paths: Iterable[str]) -> dict[str, tuple[StatKey, int, str]]:
+        out: dict[str, tuple[StatKey, int, str]] = {}
+        q = "SELECT path, ino, size, mtime_ns, checked_ns, oid FROM stat WHERE path = ?"
+        for p in paths:
+            row = self.db.execute(q, (p,)).fetchone()
+            if row:
+                out[row[0]] = ((row[1], row[2], row[3]), row[4], row[5])
+        return out
+
+    def stat_under(self, prefix: str) -> dict[str, tuple[StatKey, int, str]]:
+        """Every stat entry below directory `prefix` (repo-relative, no trailing slash)."""
+        lo, hi = prefix + "/", prefix + "0"  # '0' sorts right after '/'
+        rows = self.db.execute(
+            "SELECT path, ino, size, mtime_ns, checked_ns, oid FROM stat WHERE path >= ? AND path < ?", (lo, hi)
+        )
+        return {r[0]: ((r[1], r[2], r[3]), r[4], r[5]) for r in rows}
+
+    @staticmethod
+    def trusted(entry: tuple[StatKey, int, str] | None, key: StatKey) -> str | None:
+        if entry is None:
+            return None
+        cached_key, checked_ns, oid = entry
+        if cached_key != key or key[2] >= checked_ns - RACY_NS:
+            return None
+        return oid
+
+    def stat_store(self, rows: Iterable[tuple[str, StatKey, str]]) -> None:
+        now = time.time_ns()
+        data = [(p, k[0], k[1], k[2], now, oid) for p, k, oid in rows]
+        if data:
+            with self.db:
+                self.db.executemany("INSERT OR REPLACE INTO stat VALUES (?,?,?,?,?,?)", data)
+
+    # -- parsed small files ------------------------------------------------------
+
+    def parsed_get(self, path: str, key: StatKey) -> Any | None:
+        row = self.db.execute("SELECT ino, size, mtime_ns, checked_ns, doc FROM parsed WHERE path = ?", (path,)).fetchone()
+        if row is None or (row[0], row[1], row[2]) != key or key[2] >= row[3] - RACY_NS:
+            return None
+        return json.loads(row[4])
+
+    def parsed_many(self) -> dict[str, tuple[StatKey, int, str]]:
+        rows = self.db.execute("SELECT path, ino, size, mtime_ns, checked_ns, doc FROM parsed")
+        return {r[0]: ((r[1], r[2], r[3]), r[4], r[5]) for r in rows}
+
+    def parsed_store(self, rows: Iterable[tuple[str, StatKey, Any]]) -> None:
+        now = time.time_ns()
+        data = [(p, k[0], k[1], k[2], now, json.dumps(doc, sort_keys=True)) for p, k, doc in rows]
+        if data:
+            with self.db:
+                self.db.executemany("INSERT OR REPLACE INTO parsed VALUES (?,?,?,?,?,?)", data)
+
+    # -- hydration record ----------------------------------------------------------
+
+    def hydrated_get(self, path: str) -> str | None:
+        row = self.db.execute("SELECT oid FROM hydrated WHERE path = ?", (path,)).fetchone()
+        return row[0] if row else None
+
+    def hydrated_under(self, prefix: str) -> dict[str, str]:
+        rows = self.db.execute("SELECT path, oid FROM hydrated WHERE path >= ? AND path < ?", (prefix + "/", prefix + "0"))
+        return dict(rows.fetchall())
+
+    def hydrated_set(self, rows: Iterable[tuple[str, str]]) -> None:
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO hydrated VALUES (?,?)", list(rows))
+
+    def hydrated_forget(self, paths: Iterable[str]) -> None:
+        with self.db:
+            self.db.executemany("DELETE FROM hydrated WHERE path = ?", [(p,) for p in paths])
+
+    # -- remote hints --------------------------------------------------------------
+
+    def remote_has_many(self, remote: str, oids: Iterable[str]) -> set[str]:
+        out = set()
+        q = "SELECT 1 FROM remote_has WHERE remote = ? AND oid = ?"
+        for oid in oids:
+            if self.db.execute(q, (remote, oid)).fetchone():
+                out.add(oid)
+        return out
+
+    def remote_mark(self, remote: str, oids: Iterable[str], present: bool = True) -> None:
+        rows = [(remote, o) for o in oids]
+        if not rows:
+            return
+        with self.db:
+            if present:
+                self.db.executemany("INSERT OR IGNORE INTO remote_has VALUES (?,?)", rows)
+            else:
+                self.db.executemany("DELETE FROM remote_has WHERE remote = ? AND oid = ?", rows)

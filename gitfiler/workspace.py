@@ -1,0 +1,295 @@
+"""The work tree side: what is on disk now (via the stat cache), and placing
+cache objects into the work tree without ever losing a user's changes."""
+
+from __future__ import annotations
+
+import os
+import stat as statmod
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from . import manifest
+from .errors import FilerError, UnsafePathError
+from .links import try_reflink
+from .manifest import ManifestEntry
+from .objects import ObjectStore, digest_bytes, hash_file, temp_name_beside, TEMP_PREFIX
+from .paths import is_within
+from .project import Project
+from .registry import Entry
+from .state import stat_key
+
+
+@dataclass
+class Scanned:
+    rel: str  # path relative to the tracked directory
+    st: os.stat_result
+
+
+def scan_dir(project: Project, top: str) -> list[Scanned]:
+    """Regular files below `top` (absolute), sorted; symlinks are refused unless they point into the cache."""
+    out: list[Scanned] = []
+    cache_objects = os.path.join(project.cache_dir, "objects")
+
+    def walk(path: str, prefix: str) -> None:
+        with os.scandir(path) as it:
+            for e in it:
+                rel = prefix + e.name
+                if e.is_symlink():
+                    target = os.path.realpath(e.path)
+                    if not is_within(target, cache_objects):
+                        raise UnsafePathError(
+                            f"{os.path.join(path, e.name)} is a symlink; gitfiler tracks regular files only (replace it with the file it points to)"
+                        )
+                    out.append(Scanned(rel, os.stat(e.path)))
+                elif e.is_dir(follow_symlinks=False):
+                    walk(e.path, rel + "/")
+                elif e.is_file(follow_symlinks=False):
+                    if e.name.startswith(TEMP_PREFIX):
+                        continue  # our own interrupted write
+                    out.append(Scanned(rel, e.stat(follow_symlinks=False)))
+
+    walk(top, "")
+    out.sort(key=lambda s: s.rel)
+    return out
+
+
+def hash_files(
+    project: Project, items: list[tuple[str, os.stat_result]], *, store: ObjectStore | None = None, jobs: int = 8
+) -> dict[str, str]:
+    """oid of each (repo-relative path, stat) pair, re-hashing only what the stat cache cannot vouch for.
+
+    With `store`, files that are hashed are copied into it in the same pass.
+    """
+    if not items:
+        return {}
+    state = project.state
+    if len(items) > 50:
+        prefix = os.path.commonpath([p for p, _ in items]) if len(items) > 1 else items[0][0]
+        known = state.stat_under(prefix) if prefix and prefix != items[0][0] else state.stat_lookup(p for p, _ in items)
+    else:
+        known = state.stat_lookup(p for p, _ in items)
+    result: dict[str, str] = {}
+    todo: list[tuple[str, os.stat_result]] = []
+    for rel, st in items:
+        oid = state.trusted(known.get(rel), stat_key(st))
+        if oid is not None and (store is None or store.has(oid)):
+            result[rel] = oid
+        else:
+            todo.append((rel, st))
+
+    def one(item: tuple[str, os.stat_result]) -> tuple[str, tuple[int, int, int], str]:
+        rel, st = item
+        path = project.abspath(rel)
+        if store is not None:
+            oid = store.write_file(path).oid
+        else:
+            oid, _ = hash_file(path)
+        after = os.stat(path)
+        if stat_key(after) != stat_key(st):
+            raise FilerError(f"{rel} changed while it was being read; retry when it is no longer being written")
+        return rel, stat_key(st), oid
+
+    if len(todo) > 1 and jobs > 1:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            done = list(pool.map(one, todo))
+    else:
+        done = [one(t) for t in todo]
+    state.stat_store(done)
+    for rel, _key, oid in done:
+        result[rel] = oid
+    return result
+
+
+@dataclass
+class Current:
+    """What the work tree holds for an artifact now."""
+
+    exists: bool
+    oid: str | None = None
+    size: int = 0
+    files: int | None = None
+    entries: list[ManifestEntry] = field(default_factory=list)
+    manifest_bytes: bytes | None = None
+
+
+def current(project: Project, artifact: str, *, store: ObjectStore | None = None, jobs: int = 8) -> Current:
+    """Hash (or recall) what is at `artifact` now; with `store`, also copy new content into it."""
+    path = project.abspath(artifact)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return Current(exists=False)
+    if statmod.S_ISDIR(st.st_mode):
+        scanned = scan_dir(project, path)
+        oids = hash_files(project, [(f"{artifact}/{s.rel}", s.st) for s in scanned], store=store, jobs=jobs)
+        entries = [
+            ManifestEntry(s.rel, oids[f"{artifact}/{s.rel}"], s.st.st_size, bool(s.st.st_mode & statmod.S_IXUSR))
+            for s in scanned
+        ]
+        data = manifest.encode(entries)
+        return Current(True, digest_bytes(data), sum(e.size for e in entries), len(entries), entries, data)
+    oid = hash_files(project, [(artifact, st)], store=store)[artifact]
+    return Current(True, oid, st.st_size)
+
+
+def matches(project: Project, entry: Entry) -> Current:
+    return current(project, entry.artifact)
+
+
+# -- hydration ---------------------------------------------------------------------------
+
+
+@dataclass
+class HydrateReport:
+    written: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # user-modified files left alone
+    unchanged: int = 0
+    bytes: int = 0
+
+
+def load_manifest(store: ObjectStore, entry: Entry) -> list[ManifestEntry]:
+    data = store.read_verified(entry.oid)
+    return manifest.decode(data, f"{entry.registry} (manifest {entry.oid})")
+
+
+def _safe_target(project: Project, rel: str) -> str:
+    target = project.abspath(rel)
+    parent = os.path.dirname(target)
+    # A symlinked parent could steer a write outside the work tree (invariant 5).
+    probe = parent
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if not is_within(probe, project.root):
+        raise UnsafePathError(f"{rel}: its directory leads outside the repository through a symlink; refusing to write there")
+    return target
+
+
+def place(project: Project, oid: str, rel: str, *, executable: bool = False, strategy: str | None = None) -> None:
+    """Write cache object `oid` at repo-relative `rel` atomically (temp beside, then rename)."""
+    store = project.store
+    target = _safe_target(project, rel)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    tmp = temp_name_beside(target)
+    how = strategy or project.config.checkout
+    try:
+        if how in ("hardlink", "symlink"):
+            if oid not in store.verified and not store.verify(oid):
+                raise_corrupt(store, oid)
+            if how == "hardlink":
+                os.link(store.path(oid), tmp)
+            else:
+                os.symlink(store.path(oid), tmp)
+        else:
+            cloned = how in ("auto", "reflink") and oid in store.verified and try_reflink(store.path(oid), tmp)
+            if not cloned:
+                store.copy_out(oid, tmp)
+            os.chmod(tmp, 0o755 if executable else 0o644)
+        if os.path.isdir(target) and not os.path.islink(target):
+            raise FilerError(f"{rel} is a directory in the work tree but a file in the registry; move it away and retry")
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def raise_corrupt(store: ObjectStore, oid: str) -> None:
+    from .errors import IntegrityError
+
+    raise IntegrityError(f"corrupt object {store.path(oid)}: content does not hash to {oid}; run 'git filer fsck'", oid=oid, path=store.path(oid))
+
+
+def _replaceable(project: Project, rel: str, st: os.stat_result, wanted: str, force: bool) -> tuple[bool, bool]:
+    """(needs_write, allowed) for an existing work tree file."""
+    have = hash_files(project, [(rel, st)])[rel]
+    if have == wanted:
+        return False, True
+    if force:
+        return True, True
+    return True, project.state.hydrated_get(rel) == have
+
+
+def hydrate(project: Project, entry: Entry, *, force: bool = False, manifest_entries: list[ManifestEntry] | None = None) -> HydrateReport:
+    """Bring the work tree to `entry`, keeping every file a user changed (unless `force`)."""
+    report = HydrateReport()
+    state = project.state
+    if entry.kind == "file":
+        target = project.abspath(entry.artifact)
+        try:
+            st = os.stat(target)
+        except FileNotFoundError:
+            st = None
+        if st is not None and statmod.S_ISDIR(st.st_mode):
+            report.kept.append(entry.artifact)
+            return report
+        if st is not None:
+            needed, allowed = _replaceable(project, entry.artifact, st, entry.oid, force)
+            if not needed:
+                report.unchanged += 1
+                state.hydrated_set([(entry.artifact, entry.oid)])
+                return report
+            if not allowed:
+                report.kept.append(entry.artifact)
+                return report
+        place(project, entry.oid, entry.artifact)
+        _record(project, [(entry.artifact, entry.oid)])
+        report.written.append(entry.artifact)
+        report.bytes += entry.size
+        return report
+
+    wanted = manifest_entries if manifest_entries is not None else load_manifest(project.store, entry)
+    top = project.abspath(entry.artifact)
+    if os.path.isfile(top):
+        report.kept.append(entry.artifact)
+        return report
+    existing = {s.rel: s.st for s in scan_dir(project, top)} if os.path.isdir(top) else {}
+    have = hash_files(project, [(f"{entry.artifact}/{r}", st) for r, st in existing.items()])
+    hydrated = state.hydrated_under(entry.artifact) if existing else {}
+    placed: list[tuple[str, str]] = []
+    wanted_paths = set()
+    for m in wanted:
+        rel = f"{entry.artifact}/{m.path}"
+        wanted_paths.add(m.path)
+        st = existing.get(m.path)
+        if st is not None:
+            cur = have[rel]
+            exec_ok = bool(st.st_mode & statmod.S_IXUSR) == m.exec
+            if cur == m.oid and exec_ok:
+                report.unchanged += 1
+                continue
+            if cur != m.oid and not force and hydrated.get(rel) != cur:
+                report.kept.append(rel)
+                continue
+        place(project, m.oid, rel, executable=m.exec)
+        placed.append((rel, m.oid))
+        report.written.append(rel)
+        report.bytes += m.size
+    # Files from an older version that we placed and nobody touched go; anything else stays.
+    stale = []
+    for r in existing:
+        rel = f"{entry.artifact}/{r}"
+        if r not in wanted_paths and (force or (hydrated.get(rel) is not None and hydrated.get(rel) == have[rel])):
+            os.unlink(project.abspath(rel))
+            stale.append(rel)
+    report.removed = stale
+    if stale:
+        state.hydrated_forget(stale)
+    _record(project, placed)
+    return report
+
+
+def _record(project: Project, placed: list[tuple[str, str]]) -> None:
+    """Remember what we wrote: it may be replaced later, and need not be re-hashed."""
+    if not placed:
+        return
+    rows = []
+    for rel, oid in placed:
+        try:
+            rows.append((rel, stat_key(os.stat(project.abspath(rel))), oid))
+        except FileNotFoundError:
+            continue
+    project.state.stat_store(rows)
+    project.state.hydrated_set(placed)

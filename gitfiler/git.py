@@ -51,7 +51,7 @@ def find_repo(start: str) -> RepoPaths | None:
         return None  # inside .git or a bare repository
     root, git_dir, common = lines[0], lines[1], lines[2]
     if not os.path.isabs(common):
-        common = os.path.normpath(os.path.join(start, common))
+        common = os.path.abspath(os.path.join(start, common))
     return RepoPaths(root=root, git_dir=git_dir, common_dir=common)
 
 

@@ -15,7 +15,7 @@ from . import git
 from .config import TRACKED, Config, RemoteConfig, merge, validate_doc
 from .errors import ConfigError, FilerError, RegistryError
 from .objects import ObjectStore
-from .registry import SUFFIX, Entry, from_mapping
+from .registry import SUFFIX, Entry, from_mapping, parse_yaml
 from .state import State, stat_key
 
 ENV_CACHE = "GITFILER_CACHE_DIR"
@@ -97,14 +97,9 @@ class Project:
             doc = self.state.parsed_get(key, sk)
             if doc is not None:
                 return doc, True
-        import yaml
-
         with open(path, "rb") as f:
             data = f.read(1 << 20)
-        try:
-            doc = yaml.load(data.decode("utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        except (UnicodeDecodeError, yaml.YAMLError) as err:
-            raise RegistryError(f"{key}: not valid YAML ({str(err).splitlines()[0]})") from None
+        doc = parse_yaml(data, key, ConfigError if key == TRACKED else RegistryError)
         self._pending_parsed.append((key, sk, doc))
         return doc, True
 

@@ -72,17 +72,21 @@ def _scalar(value: str) -> str:
     return out[:-4].rstrip() if out.endswith("\n...") or out.endswith(" ...") else out
 
 
-def loads(data: bytes, registry: str) -> Entry:
-    """Parse and validate a registry file's bytes. `registry` is its repo-relative path."""
+def parse_yaml(data: bytes, where: str, error: type[Exception] = RegistryError) -> Any:
+    """Safe-load YAML (never constructing Python objects); errors name `where`."""
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        doc = yaml.load(data.decode("utf-8"), Loader=loader)
+        return yaml.load(data.decode("utf-8"), Loader=loader)
     except (UnicodeDecodeError, yaml.YAMLError) as err:
         problem = str(err).splitlines()[0]
-        raise RegistryError(f"{registry}: not a valid registry file (bad YAML: {problem})") from None
-    return from_mapping(doc, registry)
+        raise error(f"{where}: not valid YAML ({problem}); fix the file or restore it with git") from None
+
+
+def loads(data: bytes, registry: str) -> Entry:
+    """Parse and validate a registry file's bytes. `registry` is its repo-relative path."""
+    return from_mapping(parse_yaml(data, registry), registry)
 
 
 def from_mapping(doc: Any, registry: str) -> Entry:

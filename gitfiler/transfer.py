@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Protocol
 
-from .errors import FilerError, RemoteError
+from .errors import DiskFullError, FilerError, RemoteError
 from .objects import ObjectStore
 from .remotes import Remote
 
@@ -82,7 +82,7 @@ def _run(
         return result
     started = time.perf_counter()
     lock = threading.Lock()
-    fatal: list[RemoteError] = []
+    fatal: list[FilerError] = []
     if sink:
         sink.start(action, len(oids), sum(sizes.get(o, 0) for o in oids))
     advance = sink.advance if sink else None
@@ -92,7 +92,8 @@ def _run(
             return
         try:
             work(oid, advance)
-        except RemoteError as err:
+        except (RemoteError, DiskFullError) as err:
+            # Every other object would fail the same way: stop at once.
             with lock:
                 fatal.append(err)
             return

@@ -115,8 +115,6 @@ def fetch(
         r = download(store, rem, todo, sizes, jobs, progress)
         result.merge(r)
         project.state.remote_mark(rem.name, set(todo) - {o for o, _ in r.failures})
-        for oid, why in r.failures:
-            problems.append((oid, why))
         return {o for o, _ in r.failures}
 
     dirs = [e for e in entries if e.kind == "dir"]
@@ -157,12 +155,15 @@ def pull(
 ) -> SyncResult:
     chosen = entries if entries is not None else _selected_entries(project, paths, include, exclude)
     transfer, manifests, problems = fetch(project, chosen, remote=False if offline else remote, jobs=jobs, sink=sink)  # type: ignore[arg-type]
-    out = SyncResult(transfer, artifacts=len(chosen), problems=[])
+    out = SyncResult(transfer, artifacts=len(chosen), problems=problems)
+    failed = dict(transfer.failures)
     store = project.store
     for e in chosen:
         needed = [e.oid] if e.kind == "file" else [m.oid for m in manifests.get(e.registry, [])] + [e.oid]
         absent = [o for o in needed if not store.has(o)]
         if absent:
+            if any(o in failed for o in absent):
+                continue  # the transfer failure itself is reported
             hint = "run 'git filer pull'" if offline else "push it from a machine that has it"
             out.problems.append((e.artifact, f"{len(absent)} object(s) not available, e.g. {absent[0]}; {hint}"))
             continue
@@ -173,9 +174,6 @@ def pull(
             continue
         out.hydrated += rep.written
         out.kept += rep.kept
-    for oid, why in problems:
-        if not any(oid in p for p, _ in out.problems):
-            out.problems.append((oid, why))
     _raise_if_failed(out, "checkout" if offline else "pull")
     return out
 

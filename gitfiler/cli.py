@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from . import __version__
 from .errors import ConflictError, FilerError, PartialFailure
 
 EXIT_INTERRUPTED = 130
@@ -61,7 +62,7 @@ def json_option(f):
 
 
 def _jobs(project, jobs: int | None) -> int:
-    from .transfer import default_jobs
+    from .config import default_jobs
 
     return jobs or default_jobs(project.config.jobs)
 
@@ -70,7 +71,7 @@ def _jobs(project, jobs: int | None) -> int:
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks and extra detail.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
 @click.option("-C", "directory", default=".", metavar="DIR", help="Run as if started in DIR.")
-@click.version_option(package_name="gitfiler")
+@click.version_option(version=__version__, prog_name="git filer")
 @click.pass_context
 def cli(ctx: click.Context, verbose: bool, quiet: bool, directory: str) -> None:
     """gitfiler: large artifacts out of git, git deciding which bytes belong to each commit.
@@ -436,6 +437,29 @@ def demo(c: Ctx, directory: str | None) -> None:
     from .demo import run_demo
 
     run_demo(directory, say=click.echo)
+
+
+def _set_flag(name: str):
+    def callback(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+        if value:
+            setattr(ctx.find_object(Ctx), name, True)
+
+    return callback
+
+
+def _add_common_options(group: click.Group) -> None:
+    """Accept -v/-q after the subcommand too (`git filer push -q`), as users type them."""
+    for cmd in group.commands.values():
+        if isinstance(cmd, click.Group):
+            _add_common_options(cmd)
+            continue
+        cmd.params += [
+            click.Option(["-v", "--verbose"], is_flag=True, expose_value=False, callback=_set_flag("verbose"), help="Show tracebacks and extra detail."),
+            click.Option(["-q", "--quiet"], is_flag=True, expose_value=False, callback=_set_flag("quiet"), help="Print only errors."),
+        ]
+
+
+_add_common_options(cli)
 
 
 # -- entry point ----------------------------------------------------------------------------

@@ -49,6 +49,19 @@ class Config:
     remotes: dict[str, RemoteConfig] = field(default_factory=dict)
 
 
+DEFAULT_JOBS = 16
+
+
+def default_jobs(configured: int | None = None) -> int:
+    env = os.environ.get("GITFILER_JOBS")
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            raise ConfigError(f"GITFILER_JOBS must be a number, not {env!r}") from None
+    return configured or DEFAULT_JOBS
+
+
 def validate_doc(doc: Any, where: str) -> dict[str, Any]:
     if doc is None:
         return {}

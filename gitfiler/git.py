@@ -42,7 +42,51 @@ class RepoPaths:
     common_dir: str
 
 
+def _find_repo_fast(start: str) -> RepoPaths | None:
+    """Walk up to the nearest `.git` without spawning git; None when git must decide.
+
+    Handles the two common layouts: a `.git` directory, and a linked worktree's
+    `.git` file. Anything unusual (GIT_DIR set, bare repos, odd files) goes to git.
+    """
+    if any(v in os.environ for v in ("GIT_DIR", "GIT_WORK_TREE", "GIT_CEILING_DIRECTORIES", "GIT_DISCOVERY_ACROSS_FILESYSTEM")):
+        return None
+    cur = os.path.realpath(start)
+    while True:
+        dot = os.path.join(cur, ".git")
+        if os.path.isdir(dot):
+            if not os.path.exists(os.path.join(dot, "HEAD")):
+                return None
+            git_dir = dot
+            break
+        if os.path.isfile(dot):
+            try:
+                with open(dot) as f:
+                    line = f.read(4096).strip()
+            except OSError:
+                return None
+            if not line.startswith("gitdir: "):
+                return None
+            git_dir = os.path.normpath(os.path.join(cur, line[8:]))
+            break
+        parent = os.path.dirname(cur)
+        if parent == cur:
+            return None
+        cur = parent
+    common = git_dir
+    try:
+        with open(os.path.join(git_dir, "commondir")) as f:
+            common = os.path.normpath(os.path.join(git_dir, f.read().strip()))
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return None
+    return RepoPaths(root=cur, git_dir=git_dir, common_dir=common)
+
+
 def find_repo(start: str) -> RepoPaths | None:
+    fast = _find_repo_fast(start)
+    if fast is not None:
+        return fast
     proc = run(["rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-common-dir"], start, check=False)
     if proc.returncode != 0:
         return None

@@ -12,7 +12,6 @@ import errno
 import hashlib
 import os
 import re
-import secrets
 import stat
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterator
@@ -87,7 +86,7 @@ def disk_full(where: str) -> DiskFullError:
 
 
 def temp_name_beside(target: str) -> str:
-    return os.path.join(os.path.dirname(target), f"{TEMP_PREFIX}{secrets.token_hex(8)}")
+    return os.path.join(os.path.dirname(target), f"{TEMP_PREFIX}{os.urandom(8).hex()}")
 
 
 def copy_stream(src: BinaryIO, dst: BinaryIO, progress: Progress | None = None, hasher: "hashlib._Hash | None" = None) -> int:

@@ -73,7 +73,7 @@ class Project:
         return State(os.path.join(self.cache_dir, "state", f"{key}.db"))
 
     def abspath(self, rel: str) -> str:
-        return os.path.join(self.root, *rel.split("/"))
+        return self.root + os.sep + rel if os.sep == "/" else os.path.join(self.root, *rel.split("/"))
 
     def relpath(self, path: str) -> str:
         return os.path.relpath(os.path.abspath(path), self.root).replace(os.sep, "/")
@@ -158,8 +158,8 @@ class Project:
 
     def registry_files(self) -> list[str]:
         if self.has_git:
-            found = git.ls_files(self.root, [f"*{SUFFIX}"])
-            return sorted(p for p in found if os.path.isfile(self.abspath(p)))
+            # Staged-but-deleted files are listed too; load_entries skips what is gone.
+            return sorted(git.ls_files(self.root, [f"*{SUFFIX}"]))
         out = []
         for dirpath, dirs, files in os.walk(self.root):
             dirs[:] = [d for d in dirs if d != ".git"]
@@ -169,12 +169,15 @@ class Project:
         return sorted(out)
 
     def load_entries(self, registries: list[str] | None = None) -> list[Entry]:
-        regs = self.registry_files() if registries is None else registries
+        listed = registries is None
+        regs = self.registry_files() if listed else registries
         cached = self.state.parsed_many() if len(regs) > 20 else None
         entries = []
         for reg in regs:
             doc, found = self._parsed_yaml(self.abspath(reg), reg, cached)
             if not found:
+                if listed:
+                    continue  # deleted in the work tree but still in git's index
                 raise RegistryError(f"{reg}: registry file not found")
             entries.append(from_mapping(doc, reg))
         self.flush_state()

@@ -60,14 +60,17 @@ class State:
 
     # -- stat cache ------------------------------------------------------------
 
+    def _select_in(self, sql: str, key_values: list[str], *params: str) -> list[tuple]:
+        """Run `sql` (ending in `IN (%s)`) over `key_values` in chunks SQLite accepts."""
+        rows: list[tuple] = []
+        for i in range(0, len(key_values), 500):
+            chunk = key_values[i : i + 500]
+            rows += self.db.execute(sql % ",".join("?" * len(chunk)), (*params, *chunk)).fetchall()
+        return rows
+
     def stat_lookup(self, paths: Iterable[str]) -> dict[str, tuple[StatKey, int, str]]:
-        out: dict[str, tuple[StatKey, int, str]] = {}
-        q = "SELECT path, ino, size, mtime_ns, checked_ns, oid FROM stat WHERE path = ?"
-        for p in paths:
-            row = self.db.execute(q, (p,)).fetchone()
-            if row:
-                out[row[0]] = ((row[1], row[2], row[3]), row[4], row[5])
-        return out
+        rows = self._select_in("SELECT path, ino, size, mtime_ns, checked_ns, oid FROM stat WHERE path IN (%s)", list(paths))
+        return {r[0]: ((r[1], r[2], r[3]), r[4], r[5]) for r in rows}
 
     def stat_under(self, prefix: str) -> dict[str, tuple[StatKey, int, str]]:
         """Every stat entry below directory `prefix` (repo-relative, no trailing slash)."""
@@ -133,12 +136,8 @@ class State:
     # -- remote hints --------------------------------------------------------------
 
     def remote_has_many(self, remote: str, oids: Iterable[str]) -> set[str]:
-        out = set()
-        q = "SELECT 1 FROM remote_has WHERE remote = ? AND oid = ?"
-        for oid in oids:
-            if self.db.execute(q, (remote, oid)).fetchone():
-                out.add(oid)
-        return out
+        rows = self._select_in("SELECT oid FROM remote_has WHERE remote = ? AND oid IN (%s)", list(oids), remote)
+        return {r[0] for r in rows}
 
     def remote_mark(self, remote: str, oids: Iterable[str], present: bool = True) -> None:
         rows = [(remote, o) for o in oids]

@@ -7,19 +7,16 @@ denied, missing bucket) stops the run at once.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Protocol
 
+from .config import default_jobs  # noqa: F401  (re-exported for callers)
 from .errors import DiskFullError, FilerError, RemoteError
 from .objects import ObjectStore
 from .remotes import Remote
-
-DEFAULT_JOBS = 16
-
 
 class ProgressSink(Protocol):
     def start(self, label: str, total_objects: int, total_bytes: int) -> None: ...
@@ -42,16 +39,6 @@ class TransferResult:
         self.present += other.present
         self.seconds += other.seconds
         self.failures += other.failures
-
-
-def default_jobs(configured: int | None = None) -> int:
-    env = os.environ.get("GITFILER_JOBS")
-    if env:
-        try:
-            return max(1, int(env))
-        except ValueError:
-            raise FilerError(f"GITFILER_JOBS must be a number, not {env!r}") from None
-    return configured or DEFAULT_JOBS
 
 
 def find_missing(remote: Remote, oids: Iterable[str], jobs: int) -> set[str]:

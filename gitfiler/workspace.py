@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import stat as statmod
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from . import manifest
@@ -90,6 +89,8 @@ def hash_files(
         return rel, stat_key(st), oid
 
     if len(todo) > 1 and jobs > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             done = list(pool.map(one, todo))
     else:
@@ -132,8 +133,24 @@ def current(project: Project, artifact: str, *, store: ObjectStore | None = None
     return Current(True, oid, st.st_size)
 
 
-def matches(project: Project, entry: Entry) -> Current:
-    return current(project, entry.artifact)
+def current_many(project: Project, artifacts: list[str]) -> dict[str, Current]:
+    """`current` for many artifacts, with one stat-cache query for all plain files."""
+    out: dict[str, Current] = {}
+    files: list[tuple[str, os.stat_result]] = []
+    for rel in artifacts:
+        try:
+            st = os.stat(project.abspath(rel))
+        except FileNotFoundError:
+            out[rel] = Current(exists=False)
+            continue
+        if statmod.S_ISDIR(st.st_mode):
+            out[rel] = current(project, rel)
+        else:
+            files.append((rel, st))
+    oids = hash_files(project, files)
+    for rel, st in files:
+        out[rel] = Current(True, oids[rel], st.st_size)
+    return out
 
 
 # -- hydration ---------------------------------------------------------------------------

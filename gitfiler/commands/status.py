@@ -8,8 +8,7 @@ from typing import Any
 from ..errors import FilerError
 from ..project import Project
 from ..registry import Entry
-from ..transfer import find_missing
-from ..workspace import current, load_manifest
+from ..workspace import current_many, load_manifest
 
 SYNCED, LOCAL, MODIFIED, MISSING = "synced", "local", "modified", "missing"
 
@@ -23,7 +22,6 @@ class ArtifactStatus:
     oid: str
     size: int
     files: int | None
-    cached: bool
     in_remote: bool | None  # None: no remote configured
 
     def to_json(self) -> dict[str, Any]:
@@ -50,6 +48,8 @@ def status(project: Project, paths: list[str], *, check_remote: bool = False, re
     in_remote: dict[str, bool] = {}
     if remote_name is not None:
         if check_remote:
+            from ..transfer import find_missing
+
             rem = project.remote(remote, jobs=jobs)
             closures = {e.registry: object_closure(project, e) or [e.oid] for e in entries}
             wanted = {o for c in closures.values() for o in c}
@@ -62,8 +62,9 @@ def status(project: Project, paths: list[str], *, check_remote: bool = False, re
             held = project.state.remote_has_many(remote_name, [e.oid for e in entries])
             in_remote = {e.registry: e.oid in held for e in entries}
     out = []
+    now = current_many(project, [e.artifact for e in entries])
     for e in entries:
-        cur = current(project, e.artifact)
+        cur = now[e.artifact]
         if not cur.exists:
             state = MISSING
         elif cur.oid != e.oid:
@@ -75,7 +76,6 @@ def status(project: Project, paths: list[str], *, check_remote: bool = False, re
         out.append(
             ArtifactStatus(
                 e.artifact, e.registry, e.kind, state, e.oid, e.size, e.files,
-                cached=project.store.has(e.oid),
                 in_remote=in_remote.get(e.registry) if remote_name else None,
             )
         )

@@ -397,6 +397,30 @@ def checkout(c: Ctx, paths: tuple[str, ...], force: bool, as_json: bool) -> None
     _run_sync(c, "checked out", as_json, lambda: do_pull(project, list(paths), force=force, offline=True))
 
 
+@cli.command("remove")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--keep-files", is_flag=True, help="Keep the work tree copies; only stop tracking.")
+@click.option("--remote", "remove_remote", is_flag=True, help="Also delete the bytes from the remote (other commits may still need them).")
+@click.option("-r", "--remote-name", metavar="NAME", help="Remote to delete from (default: the default remote).")
+@pass_ctx
+def remove_cmd(c: Ctx, paths: tuple[str, ...], keep_files: bool, remove_remote: bool, remote_name: str | None) -> None:
+    """Stop tracking artifacts: delete the registry file, the ignore line and (if unmodified) the file.
+
+    \b
+    Example:
+      git filer remove models/old.pt
+      git filer remove models/leaked.pt --remote
+    """
+    from .commands.remove import remove as do_remove
+
+    project = c.project()
+    result = do_remove(project, project.select(project.load_entries(), list(paths)), remove_remote=remove_remote, remote=remote_name, keep_files=keep_files)
+    for artifact in result.removed:
+        c.say(f"removed {artifact}")
+    if result.remote_deleted:
+        c.say(f"deleted {result.remote_deleted} object(s) from the remote")
+
+
 @cli.command()
 @click.option("--remove-corrupt", is_flag=True, help="Delete corrupt objects from the cache so a pull can fetch good copies.")
 @jobs_option

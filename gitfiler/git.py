@@ -42,8 +42,12 @@ class RepoPaths:
     common_dir: str
 
 
+NO_REPO = RepoPaths("", "", "")
+
+
 def _find_repo_fast(start: str) -> RepoPaths | None:
-    """Walk up to the nearest `.git` without spawning git; None when git must decide.
+    """Walk up to the nearest `.git` without spawning git; NO_REPO when there is
+    none at all, None when git itself must decide.
 
     Handles the two common layouts: a `.git` directory, and a linked worktree's
     `.git` file. Anything unusual (GIT_DIR set, bare repos, odd files) goes to git.
@@ -70,7 +74,7 @@ def _find_repo_fast(start: str) -> RepoPaths | None:
             break
         parent = os.path.dirname(cur)
         if parent == cur:
-            return None
+            return NO_REPO
         cur = parent
     common = git_dir
     try:
@@ -85,6 +89,8 @@ def _find_repo_fast(start: str) -> RepoPaths | None:
 
 def find_repo(start: str) -> RepoPaths | None:
     fast = _find_repo_fast(start)
+    if fast is NO_REPO:
+        return None
     if fast is not None:
         return fast
     proc = run(["rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-common-dir"], start, check=False)

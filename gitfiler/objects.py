@@ -158,6 +158,24 @@ class ObjectStore:
             raise IntegrityError(f"bytes received for {expected} hash to {oid}; refusing to store them", oid=expected)
         return self._commit(tmp, oid, size)
 
+    def temp_path_for(self, oid: str) -> str:
+        """A fresh temp name in the directory `oid` will land in, for writers that fill a file themselves."""
+        target = self.path(oid)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        return temp_name_beside(target)
+
+    def commit_temp(self, tmp: str, expected: str) -> WriteResult:
+        """Hash a temp file filled by someone else; rename it into place only if it is `expected`."""
+        try:
+            oid, size = hash_file(tmp)
+        except BaseException:
+            _unlink_quietly(tmp)
+            raise
+        if oid != expected:
+            _unlink_quietly(tmp)
+            raise IntegrityError(f"bytes received for {expected} hash to {oid}; refusing to store them", oid=expected)
+        return self._commit(tmp, oid, size)
+
     def write_file(self, src_path: str, expected: str | None = None, progress: Progress | None = None) -> WriteResult:
         with open(src_path, "rb") as src:
             return self.write_stream(src, expected, progress)

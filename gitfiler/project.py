@@ -31,7 +31,7 @@ class Project:
 
     @classmethod
     def find(cls, start: str = ".", *, cache_dir: str | None = None, require_git: bool = True) -> "Project":
-        found = git.find_repo(start) if require_git or os.path.isdir(start) else None
+        found = git.find_repo(start)
         if found is not None:
             return cls(found.root, found.git_dir, found.common_dir, cache_dir=cache_dir)
         if require_git:

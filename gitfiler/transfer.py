@@ -46,7 +46,7 @@ def find_missing(remote: Remote, oids: Iterable[str], jobs: int) -> set[str]:
     wanted = list(dict.fromkeys(oids))
     if not wanted:
         return set()
-    if len(wanted) >= remote.list_threshold:
+    if len(wanted) > jobs and len(wanted) >= remote.list_threshold:
         listed = set(remote.list_oids())
         return {o for o in wanted if o not in listed}
     if len(wanted) == 1:
@@ -113,4 +113,4 @@ def upload(store: ObjectStore, remote: Remote, oids: list[str], sizes: dict[str,
 
 
 def download(store: ObjectStore, remote: Remote, oids: list[str], sizes: dict[str, int], jobs: int, sink: ProgressSink | None = None) -> TransferResult:
-    return _run("download", oids, sizes, jobs, lambda oid, p: remote.download(oid, store, p), sink)
+    return _run("download", oids, sizes, jobs, lambda oid, p: remote.download(oid, store, p, sizes.get(oid)), sink)

@@ -156,3 +156,13 @@ def test_ls_lists_size_oid_and_meta(repo: Repo):
     rows = json.loads(repo.filer("ls", "--json").stdout)
     assert rows == [{"artifact": "m.pt", "registry": "m.pt.filer", "kind": "file", "oid": sha(b"12345"), "size": 5, "files": None, "meta": {"version": "3"}}]
     assert "version=3" in repo.filer("ls").stdout
+
+
+def test_remove_stops_tracking_and_unignores(repo: Repo):
+    repo.write("m.bin", b"m")
+    repo.filer("add", "m.bin")
+    repo.git("commit", "-qm", "add")
+    repo.filer("remove", "m.bin")
+    assert not (repo.path / "m.bin").exists() and not (repo.path / "m.bin.filer").exists()
+    assert (repo.path / ".gitignore").read_text() == ""
+    assert "m.bin.filer" in repo.git("diff", "--cached", "--name-only", "--diff-filter=D").stdout

@@ -29,8 +29,8 @@ class Remote(ABC):
         """Copy a cache object to the remote, refusing bytes that do not hash to `oid`."""
 
     @abstractmethod
-    def download(self, oid: str, store: ObjectStore, progress: Progress | None = None) -> None:
-        """Stream an object into the cache; it lands only if its bytes hash to `oid`."""
+    def download(self, oid: str, store: ObjectStore, progress: Progress | None = None, size: int | None = None) -> None:
+        """Stream an object into the cache; it lands only if its bytes hash to `oid`. `size` is a hint."""
 
     @abstractmethod
     def delete(self, oid: str) -> None: ...

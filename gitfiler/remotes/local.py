@@ -40,7 +40,7 @@ class LocalRemote(Remote):
         with store.open(oid) as src:
             self.objects.write_stream(src, expected=oid, progress=progress)
 
-    def download(self, oid: str, store: ObjectStore, progress: Progress | None = None) -> None:
+    def download(self, oid: str, store: ObjectStore, progress: Progress | None = None, size: int | None = None) -> None:
         with self.objects.open(oid) as src:
             store.write_stream(src, expected=oid, progress=progress)
 

@@ -1,0 +1,238 @@
+"""The Python API: train -> dump -> push -> load, for notebooks, training scripts and services.
+
+Every operation goes through the same use cases as the CLI (`gitfiler.commands`);
+this module only maps names to artifacts and objects to bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any, BinaryIO
+
+from . import serializers
+from .commands import add as add_cmd
+from .commands import remove as remove_cmd
+from .commands import status as status_cmd
+from .commands import sync
+from .config import default_jobs
+from .errors import ConflictError, FilerError, IntegrityError
+from .objects import OID_PREFIX, temp_name_beside
+from .project import Project
+from .registry import Entry
+
+
+@dataclass
+class FileInfo:
+    """One artifact as `show_files()` reports it."""
+
+    name: str
+    path: str  # repo-relative
+    state: str  # local | synced | modified | missing
+    size: int
+    oid: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Filer:
+    """Artifacts in one directory, tracked by gitfiler.
+
+    Example::
+
+        filer = Filer("models")
+        filer.dump(model, "my_model")          # models/my_model.pkl + models/my_model.pkl.filer
+        filer.push("my_model")
+        model = filer.load("my_model")         # verified, then deserialised
+
+    `remote` is a configured remote name or a URL (s3://bucket/prefix, a directory);
+    without it, $GITFILER_REMOTE, then the project's default remote. Outside any
+    git repository (a container image holding only registry files), `directory`
+    itself is the project root and the remote must come from the argument or
+    $GITFILER_REMOTE; the cache from `cache` or $GITFILER_CACHE_DIR.
+    """
+
+    def __init__(self, directory: str | os.PathLike[str] = ".", remote: str | None = None, *, repo: str | os.PathLike[str] | None = None, cache: str | os.PathLike[str] | None = None) -> None:
+        self.directory = os.path.abspath(os.fspath(directory))
+        os.makedirs(self.directory, exist_ok=True)
+        start = os.fspath(repo) if repo is not None else self.directory
+        self.project = Project.find(start, cache_dir=os.fspath(cache) if cache else None, require_git=False)
+        if not self.project.has_git and repo is None:
+            self.project = Project(self.directory, None, None, cache_dir=os.fspath(cache) if cache else None)
+        rel = self.project.relpath(self.directory)
+        if rel.startswith(".."):
+            raise FilerError(f"{self.directory} is outside the repository {self.project.root}")
+        self.prefix = "" if rel == "." else rel + "/"
+        self.remote = remote
+        self.jobs = default_jobs(self.project.config.jobs)
+
+    # -- naming ------------------------------------------------------------------------
+
+    def _entries(self) -> list[Entry]:
+        regs = [r for r in self.project.registry_files() if r.startswith(self.prefix) and "/" not in r[len(self.prefix):]]
+        return self.project.load_entries(regs)
+
+    @staticmethod
+    def _name_of(entry: Entry) -> str:
+        ser = entry.meta.get("serializer")
+        try:
+            ext = serializers.get(ser).extension if isinstance(ser, str) else ""
+        except FilerError:
+            ext = ""
+        base = entry.artifact.rpartition("/")[2]
+        return base[: -len(ext)] if ext and base.endswith(ext) else base
+
+    def _find(self, name: str) -> Entry | None:
+        for e in self._entries():
+            if name in (self._name_of(e), e.artifact.rpartition("/")[2]):
+                return e
+        return None
+
+    def _get(self, name: str) -> Entry:
+        entry = self._find(name)
+        if entry is None:
+            raise FilerError(f"no artifact named {name!r} in {self.directory}; see show_files()")
+        return entry
+
+    def _state(self, entry: Entry) -> str:
+        return status_cmd.status(self.project, [self.project.abspath(entry.registry)], remote=self.remote, jobs=self.jobs)[0].state
+
+    # -- writing -------------------------------------------------------------------------
+
+    def dump(self, obj: Any, name: str, *, push: bool = False, overwrite: bool = False, serializer: str = "pickle", meta: dict[str, Any] | None = None) -> str:
+        """Serialise `obj` to `<directory>/<name><ext>`, track it, and return its path.
+
+        Refused when `name` exists, unless `overwrite=True`; refused even then while
+        the artifact is synced (remove it with `remove(name, remove_remote=True)` first),
+        because pushed bytes may already be in use elsewhere.
+        """
+        if not name or "/" in name or name.startswith("."):
+            raise FilerError(f"{name!r} is not a valid artifact name; use a plain file name without '/'")
+        ser = serializers.get(serializer)
+        existing = self._find(name)
+        if existing is not None:
+            if not overwrite:
+                raise FilerError(f"artifact {name!r} exists; pass overwrite=True to replace a local one")
+            if self._state(existing) == status_cmd.SYNCED:
+                raise FilerError(f"artifact {name!r} is synced to the remote and immutable; remove(name, remove_remote=True) first")
+            if self._name_of(existing) == name and not existing.artifact.endswith(ser.extension):
+                raise FilerError(f"artifact {name!r} was saved with serializer {existing.meta.get('serializer')!r}; remove it first to change format")
+        target = os.path.join(self.directory, name + ser.extension)
+        tmp = temp_name_beside(target)
+        try:
+            with open(tmp, "wb") as f:
+                ser.dump(obj, f)
+            os.replace(tmp, target)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        info = {"serializer": ser.name, "type": f"{type(obj).__module__}.{type(obj).__qualname__}"}
+        info.update(meta or {})
+        add_cmd.add(self.project, [target], jobs=self.jobs, meta=info)
+        if push:
+            self.push(name)
+        return target
+
+    def push(self, name: str) -> None:
+        entry = self._get(name)
+        sync.push(self.project, [], remote=self.remote, jobs=self.jobs, entries=[entry])
+
+    def push_all(self) -> None:
+        sync.push(self.project, [], remote=self.remote, jobs=self.jobs, entries=self._entries())
+
+    def remove(self, name: str, *, remove_remote: bool = False) -> None:
+        """Stop tracking `name` and delete its local file. Remote bytes stay (other commits may use them) unless `remove_remote`."""
+        remove_cmd.remove(self.project, [self._get(name)], remove_remote=remove_remote, remote=self.remote)
+
+    def remove_locals(self) -> list[str]:
+        """Free local disk: delete work tree copies and cached bytes of synced artifacts (they reload from the remote).
+
+        Artifacts not yet in the remote are kept; their names are not returned.
+        """
+        removed = []
+        rows = status_cmd.status(self.project, [self.project.abspath(e.registry) for e in self._entries()], remote=self.remote, jobs=self.jobs)
+        by_reg = {e.registry: e for e in self._entries()}
+        for row in rows:
+            if row.state != status_cmd.SYNCED:
+                continue
+            entry = by_reg[row.registry]
+            if entry.kind == "file":
+                work = self.project.abspath(entry.artifact)
+                if os.path.exists(work):
+                    os.unlink(work)
+                self.project.store.remove(entry.oid)
+            removed.append(self._name_of(entry))
+        return removed
+
+    # -- reading -------------------------------------------------------------------------
+
+    def show_files(self) -> list[FileInfo]:
+        """Print one line per artifact, `name (state)`, and return the same as records."""
+        entries = self._entries()
+        rows = status_cmd.status(self.project, [self.project.abspath(e.registry) for e in entries], remote=self.remote, jobs=self.jobs) if entries else []
+        by_reg = {e.registry: e for e in entries}
+        out = []
+        for row in rows:
+            e = by_reg[row.registry]
+            out.append(FileInfo(self._name_of(e), e.artifact, row.state, e.size, e.oid, dict(e.meta)))
+        for info in out:
+            print(f"{info.name} ({info.state})")
+        return out
+
+    def path(self, name: str) -> str:
+        """A local path holding exactly the committed bytes of `name`, hydrating it if needed."""
+        entry = self._get(name)
+        try:
+            sync.pull(self.project, [], remote=self.remote, jobs=self.jobs, entries=[entry])
+        except ConflictError:
+            raise FilerError(f"{entry.artifact} was modified locally; re-dump it or remove the local change") from None
+        return self.project.abspath(entry.artifact)
+
+    def open(self, name: str) -> BinaryIO:
+        """A read-only binary file object over the verified bytes of `name`."""
+        return open(self.path(name), "rb")
+
+    def load(self, name: str, *, serializer: str | None = None) -> Any:
+        """Deserialise `name`. The bytes are checked against the committed SHA-256 first, always.
+
+        Pickle runs code while loading: gitfiler guarantees these are the committed bytes,
+        not that the commit is trustworthy.
+        """
+        entry = self._get(name)
+        if entry.kind != "file":
+            raise FilerError(f"{name!r} is a directory; use path({name!r}) instead")
+        ser = serializers.get(serializer or str(entry.meta.get("serializer") or "pickle"))
+        data = self._verified_bytes(entry)
+        return serializers.load_bytes(ser, data)
+
+    def _verified_bytes(self, entry: Entry) -> bytes:
+        store = self.project.store
+        if not store.has(entry.oid):
+            work = self.project.abspath(entry.artifact)
+            data = _read_if_matches(work, entry.oid)
+            if data is not None:
+                return data
+            result, _, _ = sync.fetch(self.project, [entry], remote=self.remote, jobs=self.jobs, sink=None)
+            if result.failures:
+                raise FilerError(result.failures[0][1])
+        with store.open(entry.oid) as f:
+            data = f.read()
+        if OID_PREFIX + hashlib.sha256(data).hexdigest() != entry.oid:
+            raise IntegrityError(f"corrupt object {store.path(entry.oid)}: content does not hash to {entry.oid}; refusing to deserialise it", oid=entry.oid)
+        return data
+
+
+def _read_if_matches(path: str, oid: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return None
+    return data if OID_PREFIX + hashlib.sha256(data).hexdigest() == oid else None
+
+
+__all__ = ["Filer", "FileInfo"]

@@ -90,9 +90,10 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool, directory: str) -> None:
 
 @cli.command()
 @click.option("--remote", "remote_url", metavar="URL", help="Default remote (s3://bucket/prefix or a directory) instead of a local one.")
+@click.option("--no-hooks", is_flag=True, envvar="GITFILER_NO_HOOKS", help="Do not install the git hooks (also: GITFILER_NO_HOOKS=1).")
 @pass_ctx
-def init(c: Ctx, remote_url: str | None) -> None:
-    """Set up gitfiler in this repository (.gitfiler/config.yaml, a default remote).
+def init(c: Ctx, remote_url: str | None, no_hooks: bool) -> None:
+    """Set up gitfiler in this repository: .gitfiler/config.yaml, a default remote, the git hooks.
 
     Without --remote, a local-directory remote is created outside the repository
     and its path printed.
@@ -104,9 +105,144 @@ def init(c: Ctx, remote_url: str | None) -> None:
     """
     from .commands.setup import init as do_init
 
-    result = do_init(c.project(), remote_url=remote_url)
+    project = c.project()
+    result = do_init(project, remote_url=remote_url)
     verb = "initialised" if result.created else "updated"
     c.say(f"{verb} {result.config}; default remote '{result.remote.name}' -> {result.remote.url}")
+    if not no_hooks:
+        from .hooks import install as do_install
+
+        _report_install(c, do_install(project.root))
+
+
+def _report_install(c: Ctx, result) -> None:
+    if result.installed:
+        c.say(f"installed hooks in {result.hooks_dir}: {', '.join(result.installed)}")
+    for name in result.chained:
+        c.say(f"  your existing {name} hook is kept as {name}.pre-gitfiler and runs first")
+
+
+@cli.command()
+@click.option("--force", is_flag=True, help="Rewrite our shims, and take over a foreign hook even if an older one is already chained.")
+@pass_ctx
+def install(c: Ctx, force: bool) -> None:
+    """Install the git hooks (post-commit, pre-push, post-checkout, post-merge, post-rewrite).
+
+    Respects core.hooksPath and worktrees. A hook that is not gitfiler's is never
+    overwritten: it is kept as NAME.pre-gitfiler and runs first.
+
+    \b
+    Example:
+      git filer install
+    """
+    from .hooks import install as do_install
+
+    result = do_install(c.project().root, force=force)
+    _report_install(c, result)
+    if not result.installed:
+        c.say(f"hooks already installed in {result.hooks_dir}")
+
+
+@cli.command()
+@pass_ctx
+def uninstall(c: Ctx) -> None:
+    """Remove gitfiler's hooks and put back any hook they had chained.
+
+    \b
+    Example:
+      git filer uninstall
+    """
+    from .hooks import uninstall as do_uninstall
+
+    result = do_uninstall(c.project().root)
+    c.say(f"removed {len(result.installed)} hook(s) from {result.hooks_dir}" + (f"; restored {', '.join(result.restored)}" if result.restored else ""))
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("name", type=click.Choice(["post-commit", "pre-push", "post-checkout", "post-merge", "post-rewrite"]))
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def hook(name: str, args: tuple[str, ...]) -> None:
+    """Run a git hook's work (called by the shims that `install` writes).
+
+    \b
+    Example (what the pre-push shim runs):
+      git filer hook pre-push origin git@example.com:team/repo.git < refs
+    """
+    from .hookcli import main as hook_main
+
+    raise SystemExit(hook_main([name, *args]))
+
+
+@cli.command()
+@click.argument("url")
+@click.argument("directory", required=False, type=click.Path())
+@click.option("-b", "--branch", help="Branch or tag to check out.")
+@click.option("--depth", type=click.IntRange(1), help="Shallow clone with this many commits.")
+@click.option("-I", "--include", multiple=True, metavar="GLOB", help="Hydrate only artifacts matching GLOB (repeatable).")
+@click.option("-X", "--exclude", multiple=True, metavar="GLOB", help="Skip artifacts matching GLOB (repeatable).")
+@click.option("-r", "--remote", envvar="GITFILER_REMOTE", metavar="NAME|URL", help="Filer remote to pull from (also: GITFILER_REMOTE).")
+@click.option("--cache", envvar="GITFILER_CACHE_DIR", type=click.Path(), help="Shared object cache directory (also: GITFILER_CACHE_DIR).")
+@click.option("--no-hooks", is_flag=True, envvar="GITFILER_NO_HOOKS", help="Do not install the git hooks (also: GITFILER_NO_HOOKS=1).")
+@click.option("--verify", is_flag=True, help="Re-hash objects already in a shared cache before trusting them.")
+@jobs_option
+@json_option
+@pass_ctx
+def clone(c: Ctx, url: str, directory: str | None, branch: str | None, depth: int | None, include: tuple[str, ...], exclude: tuple[str, ...], remote: str | None, cache: str | None, no_hooks: bool, verify: bool, jobs: int | None, as_json: bool) -> None:
+    """Clone a repository and hydrate its artifacts in one step (deployment hosts, CI, Docker builds).
+
+    Exits non-zero, listing them, if any requested artifact could not be hydrated.
+
+    \b
+    Example:
+      git filer clone https://git.example/ml.git /srv/app --include 'models/prod/**' --no-hooks --cache /var/cache/gitfiler
+    """
+    from .commands.clone import clone as do_clone
+    from .config import default_jobs
+
+    started = time.perf_counter()
+    result = do_clone(url, directory, branch=branch, depth=depth, include=include, exclude=exclude, remote=remote, cache=cache, jobs=jobs or default_jobs(), no_hooks=no_hooks, verify=verify, sink=c.sink())
+    if as_json:
+        data = _sync_json(result.sync, True) if result.sync else {"ok": True}
+        data.update(directory=result.directory, hooks_installed=result.hooks_installed, reverified=result.reverified, corrupt_dropped=result.corrupt_dropped)
+        emit_json(data)
+        return
+    c.say(f"cloned into {result.directory}")
+    if result.corrupt_dropped:
+        c.note(f"dropped {len(result.corrupt_dropped)} corrupt object(s) from the shared cache and fetched them again")
+    if result.sync:
+        _summary(c, "pulled", result.sync, started)
+
+
+@cli.command()
+@click.option("-n", "--dry-run", is_flag=True, help="Only report what would be deleted.")
+@click.option("--remote", "git_remote", metavar="GIT_REMOTE", help="Collect the filer remote instead, against the refs of this git remote (fetched first).")
+@click.option("-r", "--filer-remote", metavar="NAME", help="Which filer remote (default: the default remote).")
+@click.option("--grace", type=click.IntRange(0), default=24 * 3600, show_default=True, help="Keep cache objects younger than this many seconds.")
+@click.option("--yes", is_flag=True, help="Really delete from the remote.")
+@json_option
+@pass_ctx
+def gc(c: Ctx, dry_run: bool, git_remote: str | None, filer_remote: str | None, grace: int, yes: bool, as_json: bool) -> None:
+    """Delete objects that no branch, tag, stash, reflog entry, index or worktree references.
+
+    \b
+    Example:
+      git filer gc --dry-run
+      git filer gc --remote origin --dry-run && git filer gc --remote origin --yes
+    """
+    from .commands.gc import gc_cache, gc_remote
+    from .ui import human_bytes
+
+    project = c.project()
+    if git_remote:
+        result = gc_remote(project, git_remote, name=filer_remote, dry_run=dry_run, yes=yes)
+    else:
+        result = gc_cache(project, dry_run=dry_run, grace_s=grace)
+    if as_json:
+        emit_json({"where": result.where, "dry_run": result.dry_run, "deleted": result.deleted, "bytes": result.bytes, "kept": result.kept})
+        return
+    verb = "would delete" if result.dry_run else "deleted"
+    size = f" ({human_bytes(result.bytes)})" if result.bytes else ""
+    c.say(f"{verb} {len(result.deleted)} object(s){size} from {result.where}; kept {result.kept}")
 
 
 @cli.group()

@@ -24,9 +24,11 @@ def clean_env() -> dict[str, str]:
     return env
 
 
-def run(args: list[str], cwd: str, *, check: bool = True, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+def run(args: list[str], cwd: str, *, check: bool = True, input: bytes | None = None, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    env = clean_env()
+    env.update(extra_env or {})
     try:
-        proc = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True, env=clean_env())
+        proc = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True, env=env)
     except FileNotFoundError:
         raise FilerError("git is not installed or not on PATH; install git and retry") from None
     if check and proc.returncode != 0:
@@ -137,3 +139,126 @@ def is_ignored(root: str, path: str) -> bool:
 def config_get(root: str, key: str) -> str | None:
     proc = run(["config", "--get", key], root, check=False)
     return proc.stdout.decode().strip() if proc.returncode == 0 else None
+
+
+# -- history, for the hooks ----------------------------------------------------------------
+
+
+def rev_list(root: str, args: list[str]) -> list[str]:
+    proc = run(["rev-list", *args], root)
+    return proc.stdout.decode().split()
+
+
+def rev_parse(root: str, rev: str) -> str | None:
+    proc = run(["rev-parse", "-q", "--verify", rev], root, check=False)
+    return proc.stdout.decode().strip() if proc.returncode == 0 else None
+
+
+def object_exists(root: str, sha: str) -> bool:
+    return run(["cat-file", "-e", f"{sha}^{{commit}}"], root, check=False).returncode == 0
+
+
+@dataclass(frozen=True)
+class Change:
+    commit: str
+    path: str
+    blob: str  # the new blob; never the zero id
+
+
+def changed_files(root: str, commits: list[str], suffix: str) -> list[Change]:
+    """Files ending in `suffix` added or modified by each commit (merges: against every parent).
+
+    One `git diff-tree --stdin` process reads every commit, so cost grows with
+    the history pushed, not with the number of git invocations.
+    """
+    if not commits:
+        return []
+    proc = run(["diff-tree", "--stdin", "-r", "-z", "--root", "-m", "--no-renames", "--raw", "--diff-filter=AMT"], root, input=("\n".join(commits) + "\n").encode())
+    out: list[Change] = []
+    commit = ""
+    fields = proc.stdout.split(b"\0")
+    i = 0
+    while i < len(fields):
+        item = fields[i]
+        if not item:
+            i += 1
+            continue
+        if item.startswith(b":"):
+            meta = item.decode().split()
+            path = os.fsdecode(fields[i + 1])
+            i += 2
+            if path.endswith(suffix) and meta[3] != ZERO_SHA:
+                out.append(Change(commit, path, meta[3]))
+            continue
+        # A commit id line (diff-tree echoes each commit before its changes; with -m, "<commit> (from <parent>)").
+        commit = item.decode().strip().split()[0] if item.strip() else commit
+        i += 1
+    return out
+
+
+def diff_names(root: str, old: str, new: str, pattern: str) -> list[str]:
+    proc = run(["diff", "--name-only", "-z", "--no-renames", old, new, "--", pattern], root)
+    return [os.fsdecode(p) for p in proc.stdout.split(b"\0") if p]
+
+
+def read_blobs(root: str, blobs: list[str]) -> dict[str, bytes]:
+    """Contents of many blobs through one `git cat-file --batch`."""
+    if not blobs:
+        return {}
+    proc = run(["cat-file", "--batch"], root, input=("\n".join(blobs) + "\n").encode())
+    data = proc.stdout
+    out: dict[str, bytes] = {}
+    pos = 0
+    for sha in blobs:
+        nl = data.index(b"\n", pos)
+        header = data[pos:nl].decode().split()
+        pos = nl + 1
+        if len(header) < 3 or header[1] == "missing":
+            continue
+        size = int(header[2])
+        out[sha] = data[pos : pos + size]
+        pos += size + 1
+    return out
+
+
+def file_at(root: str, commit: str, path: str) -> bytes | None:
+    proc = run(["cat-file", "blob", f"{commit}:{path}"], root, check=False)
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def git_path(root: str, name: str) -> str:
+    """`git rev-parse --git-path NAME`: honours core.hooksPath and linked worktrees."""
+    out = run(["rev-parse", "--git-path", name], root).stdout.decode().strip()
+    return out if os.path.isabs(out) else os.path.join(root, out)
+
+
+def clone(url: str, dest: str, *, branch: str | None = None, depth: int | None = None) -> None:
+    args = ["clone", "--quiet"]
+    if branch:
+        args += ["--branch", branch]
+    if depth:
+        args += ["--depth", str(depth)]
+    parent = os.path.dirname(os.path.abspath(dest))
+    os.makedirs(parent, exist_ok=True)
+    # Hooks of ours configured globally would hydrate mid-clone; the caller pulls afterwards.
+    run([*args, "--", url, dest], parent, extra_env={"GITFILER_NO_HOOKS": "1"})
+
+
+def registry_blobs_reachable(root: str, rev_args: list[str], suffix: str) -> list[str]:
+    """Blob ids of files ending in `suffix` in any tree reachable from `rev_args`."""
+    proc = run(["rev-list", "--objects", *rev_args], root)
+    out: dict[str, None] = {}
+    for line in proc.stdout.decode(errors="surrogateescape").splitlines():
+        sha, _, path = line.partition(" ")
+        if path.endswith(suffix):
+            out[sha] = None
+    return list(out)
+
+
+def worktrees(root: str) -> list[str]:
+    proc = run(["worktree", "list", "--porcelain"], root)
+    return [line[9:] for line in proc.stdout.decode().splitlines() if line.startswith("worktree ")]
+
+
+def fetch(root: str, remote: str) -> None:
+    run(["fetch", "--quiet", "--prune", remote], root)

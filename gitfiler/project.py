@@ -15,7 +15,7 @@ from . import git
 from .config import TRACKED, Config, RemoteConfig, merge, validate_doc
 from .errors import ConfigError, FilerError, RegistryError
 from .objects import ObjectStore
-from .registry import SUFFIX, Entry, from_mapping, parse_yaml
+from .registry import SUFFIX, Entry, from_mapping, parse_doc, parse_yaml
 from .state import State, stat_key
 
 ENV_CACHE = "GITFILER_CACHE_DIR"
@@ -99,7 +99,7 @@ class Project:
                 return doc, True
         with open(path, "rb") as f:
             data = f.read(1 << 20)
-        doc = parse_yaml(data, key, ConfigError if key == TRACKED else RegistryError)
+        doc = parse_yaml(data, key, ConfigError) if key == TRACKED else parse_doc(data, key)
         self._pending_parsed.append((key, sk, doc))
         return doc, True
 

@@ -219,19 +219,27 @@ def raise_corrupt(store: ObjectStore, oid: str) -> None:
     raise IntegrityError(f"corrupt object {store.path(oid)}: content does not hash to {oid}; run 'git filer fsck'", oid=oid, path=store.path(oid))
 
 
-def _replaceable(project: Project, rel: str, st: os.stat_result, wanted: str, force: bool) -> tuple[bool, bool]:
+def _replaceable(project: Project, rel: str, st: os.stat_result, wanted: str, force: bool, previous: dict[str, str]) -> tuple[bool, bool]:
     """(needs_write, allowed) for an existing work tree file."""
     have = hash_files(project, [(rel, st)])[rel]
     if have == wanted:
         return False, True
     if force:
         return True, True
-    return True, project.state.hydrated_get(rel) == have
+    return True, have in (project.state.hydrated_get(rel), previous.get(rel))
 
 
-def hydrate(project: Project, entry: Entry, *, force: bool = False, manifest_entries: list[ManifestEntry] | None = None) -> HydrateReport:
-    """Bring the work tree to `entry`, keeping every file a user changed (unless `force`)."""
+def hydrate(
+    project: Project, entry: Entry, *, force: bool = False, manifest_entries: list[ManifestEntry] | None = None,
+    previous: dict[str, str] | None = None,
+) -> HydrateReport:
+    """Bring the work tree to `entry`, keeping every file a user changed (unless `force`).
+
+    A file counts as unchanged when its content has the oid gitfiler last placed
+    there, or the oid `previous` gives for it (the registry of the commit being left).
+    """
     report = HydrateReport()
+    previous = previous or {}
     state = project.state
     if entry.kind == "file":
         target = project.abspath(entry.artifact)
@@ -243,7 +251,7 @@ def hydrate(project: Project, entry: Entry, *, force: bool = False, manifest_ent
             report.kept.append(entry.artifact)
             return report
         if st is not None:
-            needed, allowed = _replaceable(project, entry.artifact, st, entry.oid, force)
+            needed, allowed = _replaceable(project, entry.artifact, st, entry.oid, force, previous)
             if not needed:
                 report.unchanged += 1
                 state.hydrated_set([(entry.artifact, entry.oid)])
@@ -277,7 +285,7 @@ def hydrate(project: Project, entry: Entry, *, force: bool = False, manifest_ent
             if cur == m.oid and exec_ok:
                 report.unchanged += 1
                 continue
-            if cur != m.oid and not force and hydrated.get(rel) != cur:
+            if cur != m.oid and not force and cur not in (hydrated.get(rel), previous.get(rel)):
                 report.kept.append(rel)
                 continue
         place(project, m.oid, rel, executable=m.exec)
@@ -288,7 +296,7 @@ def hydrate(project: Project, entry: Entry, *, force: bool = False, manifest_ent
     stale = []
     for r in existing:
         rel = f"{entry.artifact}/{r}"
-        if r not in wanted_paths and (force or (hydrated.get(rel) is not None and hydrated.get(rel) == have[rel])):
+        if r not in wanted_paths and (force or have[rel] in (hydrated.get(rel), previous.get(rel))):
             os.unlink(project.abspath(rel))
             stale.append(rel)
     report.removed = stale
@@ -310,3 +318,40 @@ def _record(project: Project, placed: list[tuple[str, str]]) -> None:
             continue
     project.state.stat_store(rows)
     project.state.hydrated_set(placed)
+
+
+def retire(project: Project, entry: Entry) -> HydrateReport:
+    """Remove an artifact whose registry file is gone (a branch switch), as git removes
+    tracked files: only what still holds the bytes gitfiler placed; changed files stay."""
+    report = HydrateReport()
+    state = project.state
+    if entry.kind == "file":
+        files = [(entry.artifact, entry.oid)]
+    elif project.store.has(entry.oid):
+        files = [(f"{entry.artifact}/{m.path}", m.oid) for m in load_manifest(project.store, entry)]
+    else:
+        return report  # without the manifest we cannot tell ours from the user's: keep all
+    present = []
+    for rel, oid in files:
+        try:
+            st = os.lstat(project.abspath(rel))
+        except FileNotFoundError:
+            continue
+        if statmod.S_ISREG(st.st_mode):
+            present.append((rel, oid, st))
+    have = hash_files(project, [(rel, st) for rel, _oid, st in present])
+    for rel, oid, _st in present:
+        if have[rel] in (oid, state.hydrated_get(rel)):
+            os.unlink(project.abspath(rel))
+            report.removed.append(rel)
+        else:
+            report.kept.append(rel)
+    if entry.kind == "dir":
+        top = project.abspath(entry.artifact)
+        for dirpath, _dirs, _files in sorted(os.walk(top, topdown=False), key=lambda t: -len(t[0])):
+            try:
+                os.rmdir(dirpath)  # only empty ones go
+            except OSError:
+                pass
+    state.hydrated_forget(report.removed)
+    return report

@@ -70,8 +70,14 @@ class Repo:
     def filer(self, *args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         return filer(self.path, *args, check=check, env=env)
 
-    def git(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def git(self, *args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        if env is not None:
+            return run(["git", "-c", "gc.auto=0", *args], self.path, check=check, env=env)
         return git(self.path, *args, check=check)
+
+    def commit_without_autopush(self, msg: str) -> None:
+        """Commit with the post-commit upload off, so a test can exercise `push` itself."""
+        self.git("commit", "-qm", msg, env=dict(os.environ, GITFILER_AUTOPUSH="0"))
 
     @property
     def cache(self) -> Path:

@@ -18,7 +18,7 @@ def test_init_writes_config_and_prints_default_local_remote(tmp_path):
     run(["git", "init", "-q", "-b", "main", str(tmp_path / "r")], tmp_path)
     out = run(["git", "filer", "init"], tmp_path / "r").stdout
     assert "default remote 'local'" in out
-    remote_dir = out.strip().rsplit("-> ", 1)[1]
+    remote_dir = out.splitlines()[0].rsplit("-> ", 1)[1]
     assert os.path.isdir(remote_dir) and remote_dir.startswith(os.environ["GITFILER_HOME"])
     staged = git(tmp_path / "r", "diff", "--cached", "--name-only").stdout.split()
     assert ".gitfiler/config.yaml" in staged

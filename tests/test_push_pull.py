@@ -26,7 +26,7 @@ def test_push_then_clone_and_pull_hydrates_verified_bytes(repo: Repo, tmp_path):
     repo.write("data/d/x.csv", "1,2\n")
     repo.write("data/d/y/z.csv", "3,4\n")
     repo.filer("add", "models/m.pt", "data/d")
-    repo.git("commit", "-qm", "v1")
+    repo.commit_without_autopush("v1")
     out = json.loads(repo.filer("push", "--json").stdout)
     assert out["ok"] and out["objects"] == 4  # model, two files, one manifest
     clone = clone_of(repo, tmp_path)

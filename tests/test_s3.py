@@ -23,7 +23,7 @@ def test_s3_push_and_pull_roundtrip(s3_repo, tmp_path: Path):
     repo.write("models/big.bin", big)
     repo.write("data/d/a.txt", "a")
     repo.filer("add", "models/big.bin", "data/d")
-    repo.git("commit", "-qm", "v1")
+    repo.commit_without_autopush("v1")
     out = json.loads(repo.filer("push", "--json").stdout)
     assert out["objects"] == 3
     body = client.get_object(Bucket=bucket, Key=key(hashlib.sha256(big).hexdigest()))["Body"].read()

@@ -109,6 +109,14 @@ def remote_add(
     return cfg
 
 
+def set_local(project: Project, key: str, value: object) -> None:
+    """Set one top-level key in the untracked per-clone config."""
+    path = _config_path(project, local=True)
+    doc = _read(path)
+    doc[key] = value
+    _write(project, path, doc)
+
+
 def remote_remove(project: Project, name: str, *, local: bool = False) -> None:
     path = _config_path(project, local)
     doc = _read(path)

@@ -152,28 +152,35 @@ def pull(
     sink: ProgressSink | None = None,
     offline: bool = False,
     entries: list[Entry] | None = None,
+    previous: dict[str, str] | None = None,
 ) -> SyncResult:
     chosen = entries if entries is not None else _selected_entries(project, paths, include, exclude)
     transfer, manifests, problems = fetch(project, chosen, remote=False if offline else remote, jobs=jobs, sink=sink)  # type: ignore[arg-type]
     out = SyncResult(transfer, artifacts=len(chosen), problems=problems)
     failed = dict(transfer.failures)
+    attributed: set[str] = set()
     store = project.store
     for e in chosen:
         needed = [e.oid] if e.kind == "file" else [m.oid for m in manifests.get(e.registry, [])] + [e.oid]
         absent = [o for o in needed if not store.has(o)]
         if absent:
-            if any(o in failed for o in absent):
-                continue  # the transfer failure itself is reported
+            why = next((failed[o] for o in absent if o in failed), None)
+            if why is not None:
+                out.problems.append((e.artifact, why))
+                attributed.update(o for o in absent if o in failed)
+                continue
             hint = "run 'git filer pull'" if offline else "push it from a machine that has it"
             out.problems.append((e.artifact, f"{len(absent)} object(s) not available, e.g. {absent[0]}; {hint}"))
             continue
         try:
-            rep: HydrateReport = hydrate(project, e, force=force, manifest_entries=manifests.get(e.registry))
+            rep: HydrateReport = hydrate(project, e, force=force, manifest_entries=manifests.get(e.registry), previous=previous)
         except IntegrityError as err:
             out.problems.append((e.artifact, str(err)))
             continue
         out.hydrated += rep.written
         out.kept += rep.kept
+    # Each failure is reported once, under the artifact it affects where known.
+    transfer.failures = [(o, why) for o, why in transfer.failures if o not in attributed]
     _raise_if_failed(out, "checkout" if offline else "pull")
     return out
 

@@ -1,0 +1,238 @@
+"""What each git hook does. The shims call `git filer hook NAME`, which lands here
+through `gitfiler.hookcli` (no click, so a hook with nothing to do stays cheap).
+
+- post-commit: upload what the new commit's registry files reference (never fails the commit).
+- pre-push: validate every registry file added or changed in every pushed commit, and make
+  sure the filer remote holds every object they reference; refuse the push otherwise.
+- post-checkout / post-merge / post-rewrite: hydrate what the new HEAD references.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from .. import git, registry
+from ..errors import FilerError, IntegrityError, RegistryError, UnsafePathError
+from ..globs import selected
+from ..manifest import decode as decode_manifest
+from ..project import Project
+from ..registry import SUFFIX, Entry
+from ..workspace import HydrateReport, retire
+from .sync import SyncResult
+
+
+@dataclass
+class Refusal:
+    commit: str
+    registry: str
+    oid: str
+    reason: str
+
+
+@dataclass
+class PrePushReport:
+    commits: int = 0
+    registry_files: int = 0
+    objects: int = 0
+    uploaded: int = 0
+    refusals: list[Refusal] = field(default_factory=list)
+
+
+def parse_push_lines(text: str) -> list[tuple[str, str, str, str]]:
+    """git's pre-push stdin: `<local ref> <local sha> <remote ref> <remote sha>` per line."""
+    out = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 4:
+            raise FilerError(f"pre-push: unexpected input line {line!r}; expected '<local ref> <local sha> <remote ref> <remote sha>'")
+        out.append((parts[0], parts[1], parts[2], parts[3]))
+    return out
+
+
+def pushed_commits(root: str, remote: str, lines: list[tuple[str, str, str, str]]) -> list[str]:
+    """Commits the push sends: for an existing branch, what the remote's tip lacks;
+    for a new one, what no ref of that git remote has. Deletions send nothing."""
+    commits: dict[str, None] = {}
+    for _lref, lsha, _rref, rsha in lines:
+        if lsha == git.ZERO_SHA:
+            continue
+        if rsha != git.ZERO_SHA and git.object_exists(root, rsha):
+            args = [lsha, "--not", rsha]
+        else:
+            args = [lsha, "--not", f"--remotes={remote}"]
+        for c in git.rev_list(root, args):
+            commits[c] = None
+    return list(commits)
+
+
+def _closure(project: Project, entry: Entry, remote, report: PrePushReport, commit: str) -> tuple[list[str], str | None]:
+    """(file oids, manifest oid) of an entry; a bad manifest becomes a refusal."""
+    if entry.kind == "file":
+        return [entry.oid], None
+    store = project.store
+    if not store.has(entry.oid):
+        try:
+            remote.download(entry.oid, store)
+        except FilerError:
+            report.refusals.append(Refusal(commit, entry.registry, entry.oid, "directory manifest is neither in the cache nor in the filer remote"))
+            return [], None
+    try:
+        files = decode_manifest(store.read_verified(entry.oid), f"{entry.registry} (manifest {entry.oid})")
+    except (RegistryError, IntegrityError) as err:
+        report.refusals.append(Refusal(commit, entry.registry, entry.oid, str(err)))
+        return [], None
+    return [m.oid for m in files], entry.oid
+
+
+def pre_push(project: Project, git_remote: str, stdin_text: str, *, jobs: int = 16) -> PrePushReport:
+    report = PrePushReport()
+    commits = pushed_commits(project.root, git_remote, parse_push_lines(stdin_text))
+    report.commits = len(commits)
+    changes = git.changed_files(project.root, commits, SUFFIX)
+    if not changes:
+        return report
+    first_seen: dict[str, git.Change] = {}
+    for ch in changes:
+        first_seen.setdefault(ch.blob, ch)
+    blobs = git.read_blobs(project.root, list(first_seen))
+    entries: list[tuple[git.Change, Entry]] = []
+    for blob, ch in first_seen.items():
+        try:
+            entries.append((ch, registry.loads(blobs[blob], ch.path)))
+        except (RegistryError, UnsafePathError, KeyError) as err:
+            reason = str(err).removeprefix(f"{ch.path}: ") if not isinstance(err, KeyError) else "blob missing from the local repository"
+            report.refusals.append(Refusal(ch.commit, ch.path, "-", reason))
+    report.registry_files = len(entries)
+    from ..transfer import find_missing, upload
+
+    remote = project.remote(jobs=jobs)
+    sizes: dict[str, int] = {}
+    owners: dict[str, tuple[str, str]] = {}  # oid -> (commit, registry) for messages
+    file_oids: dict[str, None] = {}
+    manifests: dict[str, list[str]] = {}
+    for ch, e in entries:
+        files, man = _closure(project, e, remote, report, ch.commit)
+        for o in files:
+            file_oids[o] = None
+            owners.setdefault(o, (ch.commit, e.registry))
+        if e.kind == "file":
+            sizes[e.oid] = e.size
+        if man:
+            manifests[man] = files
+            owners.setdefault(man, (ch.commit, e.registry))
+    wanted = list(file_oids) + [m for m in manifests if m not in file_oids]
+    report.objects = len(wanted)
+    missing = find_missing(remote, wanted, jobs)
+    store = project.store
+    absent = [o for o in missing if not store.has(o)]
+    for o in absent:
+        commit, reg = owners[o]
+        report.refusals.append(Refusal(commit, reg, o, f"not in the filer remote '{remote.name}' nor in the local cache"))
+    failed = set(absent)
+    first = [o for o in file_oids if o in missing and o not in failed]
+    result = upload(store, remote, first, sizes, jobs)
+    for o, why in result.failures:
+        commit, reg = owners[o]
+        report.refusals.append(Refusal(commit, reg, o, why))
+        failed.add(o)
+    ready = [m for m, files in manifests.items() if m in missing and m not in failed and not (set(files) & failed)]
+    result2 = upload(store, remote, ready, sizes, jobs)
+    for o, why in result2.failures:
+        commit, reg = owners[o]
+        report.refusals.append(Refusal(commit, reg, o, why))
+        failed.add(o)
+    report.uploaded = result.objects + result2.objects
+    project.state.remote_mark(remote.name, set(wanted) - failed)
+    return report
+
+
+def post_commit(project: Project, *, jobs: int = 16) -> SyncResult | None:
+    """Upload the objects of registry files the new commit added or changed; None if there are none."""
+    head = git.rev_parse(project.root, "HEAD")
+    changes = git.changed_files(project.root, [head] if head else [], SUFFIX)
+    if not changes:
+        return None
+    blobs = git.read_blobs(project.root, [c.blob for c in changes])
+    entries = [registry.loads(blobs[c.blob], c.path) for c in changes if c.blob in blobs]
+    from .sync import push
+
+    return push(project, [], jobs=jobs, entries=entries)
+
+
+def autopull_selected(project: Project, entries: list[Entry]) -> list[Entry]:
+    setting = project.config.autopull
+    env = os.environ.get("GITFILER_AUTOPULL")
+    if env is not None:
+        setting = env.lower() not in ("0", "false", "no", "off")
+    if setting is False:
+        return []
+    if isinstance(setting, list):
+        return [e for e in entries if selected(e.artifact, setting, ())]
+    return entries
+
+
+def previous_oids(project: Project, old: str, registries: list[str]) -> dict[str, str]:
+    """Work tree path -> oid as the registry files of commit `old` recorded them."""
+    prev: dict[str, str] = {}
+    if not old or old == git.ZERO_SHA:
+        return prev
+    for reg in registries:
+        data = git.file_at(project.root, old, reg)
+        if data is None:
+            continue
+        try:
+            e = registry.loads(data, reg)
+        except (RegistryError, UnsafePathError):
+            continue
+        if e.kind == "file":
+            prev[e.artifact] = e.oid
+        elif project.store.has(e.oid):
+            try:
+                for m in decode_manifest(project.store.read_verified(e.oid), reg):
+                    prev[f"{e.artifact}/{m.path}"] = m.oid
+            except (RegistryError, IntegrityError):
+                continue
+    return prev
+
+
+def hydrate_changed(project: Project, old: str, new: str, *, jobs: int = 16) -> tuple[SyncResult | None, HydrateReport]:
+    """Bring the work tree from commit `old` to `new` for artifacts whose registry files differ.
+
+    Artifacts whose registry file disappeared are removed if unmodified; then the
+    rest are hydrated. Raises ConflictError/PartialFailure like `pull`.
+    """
+    retired = HydrateReport()
+    if old and old != git.ZERO_SHA and git.object_exists(project.root, old):
+        regs = git.diff_names(project.root, old, new, f"*{SUFFIX}")
+    else:
+        regs = git.ls_files(project.root, [f"*{SUFFIX}"], others=False)
+    present = [r for r in regs if os.path.isfile(project.abspath(r))]
+    for reg in regs:
+        if reg in present:
+            continue
+        data = git.file_at(project.root, old, reg)
+        try:
+            entry = registry.loads(data, reg) if data is not None else None
+        except (RegistryError, UnsafePathError):
+            entry = None
+        if entry is not None:
+            rep = retire(project, entry)
+            retired.removed += rep.removed
+            retired.kept += rep.kept
+    if not present:
+        return None, retired
+    entries = autopull_selected(project, project.load_entries(present))
+    if not entries:
+        return None, retired
+    from .sync import pull
+
+    result = pull(project, [], jobs=jobs, entries=entries, previous=previous_oids(project, old, [e.registry for e in entries]))
+    return result, retired
+
+
+def in_rebase(project: Project) -> bool:
+    assert project.git_dir
+    return any(os.path.isdir(os.path.join(project.git_dir, d)) for d in ("rebase-merge", "rebase-apply"))

@@ -1,0 +1,21 @@
+"""The `git-filer` console script. Hooks are dispatched before click is imported,
+so a hook with nothing to do starts in the time of a bare Python."""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) >= 2 and args[0] == "hook" and not any(a in ("-h", "--help") for a in args[1:2]):
+        from .hookcli import main as hook_main
+
+        return hook_main(args[1:])
+    from .cli import main as cli_main
+
+    return cli_main(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

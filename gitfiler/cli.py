@@ -159,10 +159,13 @@ def uninstall(c: Ctx) -> None:
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})
-@click.argument("name", type=click.Choice(["post-commit", "pre-push", "post-checkout", "post-merge", "post-rewrite"]))
+@click.argument("name", type=click.Choice(["post-commit", "pre-push", "post-checkout", "post-merge", "post-rewrite", "pre-commit-push", "pre-commit-pull"]))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def hook(name: str, args: tuple[str, ...]) -> None:
     """Run a git hook's work (called by the shims that `install` writes).
+
+    pre-commit-push and pre-commit-pull read the PRE_COMMIT_* variables the
+    pre-commit framework sets, for its pre-push and post-checkout/post-merge stages.
 
     \b
     Example (what the pre-push shim runs):
@@ -582,6 +585,55 @@ def fsck(c: Ctx, remove_corrupt: bool, jobs: int | None, as_json: bool) -> None:
         c.note(f"checked {result.checked} object(s), {human_bytes(result.bytes)}: {len(result.corrupt)} corrupt")
     if result.corrupt:
         raise IntegrityError(f"{len(result.corrupt)} corrupt object(s) in the cache; rerun with --remove-corrupt, then 'git filer pull'")
+
+
+@cli.command()
+@json_option
+@pass_ctx
+def validate(c: Ctx, as_json: bool) -> None:
+    """Check registry files are well-formed and tracked artifacts still match them.
+
+    Catches a model changed but not re-added. Used by the pre-commit hook 'gitfiler-validate'.
+
+    \b
+    Example:
+      git filer validate
+    """
+    from .commands.validate import validate as do_validate
+
+    problems = do_validate(c.project())
+    if as_json:
+        emit_json([p.__dict__ for p in problems])
+    else:
+        for p in problems:
+            click.echo(f"  {p.path}: {p.reason}", err=True)
+    if problems:
+        raise FilerError(f"{len(problems)} problem(s) found")
+    c.note("registry files and artifacts are consistent")
+
+
+@cli.command("check-large-files")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--max-size", metavar="SIZE", help="Largest file git may hold, e.g. 500k, 10M (default: large_file_threshold, 10M).")
+@pass_ctx
+def check_large_files(c: Ctx, paths: tuple[str, ...], max_size: str | None) -> None:
+    """Refuse files too large for git that should be tracked with gitfiler.
+
+    Used by the pre-commit hook 'gitfiler-large-files' on the staged files.
+
+    \b
+    Example:
+      git filer check-large-files --max-size 5M models/big.pt
+    """
+    from .commands.validate import large_files, parse_size
+
+    project = c.project()
+    limit = parse_size(max_size) if max_size else project.config.large_file_threshold
+    problems = large_files(project, list(paths), limit)
+    for p in problems:
+        click.echo(f"  {p.path}: {p.reason}", err=True)
+    if problems:
+        raise FilerError(f"{len(problems)} file(s) too large for git")
 
 
 @cli.command()

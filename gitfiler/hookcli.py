@@ -10,7 +10,12 @@ from __future__ import annotations
 import os
 import sys
 
-HOOK_ARGS = {"post-commit": (0, 0), "pre-push": (2, 2), "post-checkout": (3, 3), "post-merge": (1, 1), "post-rewrite": (1, 1)}
+HOOK_ARGS = {
+    "post-commit": (0, 0), "pre-push": (2, 2), "post-checkout": (3, 3), "post-merge": (1, 1), "post-rewrite": (1, 1),
+    # The pre-commit framework's stages: arguments come from its PRE_COMMIT_* variables, filenames are ignored.
+    "pre-commit-push": (0, 1 << 16), "pre-commit-pull": (0, 1 << 16),
+}
+ZERO = "0" * 40
 
 
 def _say(text: str) -> None:
@@ -55,6 +60,17 @@ def main(argv: list[str]) -> int:
 
 
 def _dispatch(name: str, args: list[str]) -> int:
+    env = os.environ.get
+    if name == "pre-commit-push":
+        # When the push includes a root commit, pre-commit sets no refs: check the whole local branch.
+        local = env("PRE_COMMIT_LOCAL_BRANCH") or "HEAD"
+        line = f"{local} {env('PRE_COMMIT_TO_REF') or local} {env('PRE_COMMIT_REMOTE_BRANCH') or 'HEAD'} {env('PRE_COMMIT_FROM_REF') or ZERO}\n"
+        return _pre_push(env("PRE_COMMIT_REMOTE_NAME") or "origin", line)
+    if name == "pre-commit-pull":
+        if env("PRE_COMMIT_CHECKOUT_TYPE") is not None:
+            name, args = "post-checkout", [env("PRE_COMMIT_FROM_REF") or "", env("PRE_COMMIT_TO_REF") or "", env("PRE_COMMIT_CHECKOUT_TYPE") or "0"]
+        else:
+            name, args = "post-merge", [env("PRE_COMMIT_IS_SQUASH_MERGE") or "0"]
     if name == "post-checkout":
         old, new, branch_flag = args
         if branch_flag != "1" or old == new:

@@ -112,7 +112,7 @@ def test_pull_stage_hydrates_on_branch_switch(prepo: Repo):
 @pytest.mark.skipif(os.environ.get("GITFILER_SKIP_TRY_REPO") == "1", reason="needs PyPI to build pre-commit's environment")
 def test_try_repo_installs_gitfiler_from_this_repository(prepo: Repo, tmp_path: Path):
     """The manifest as users consume it: pre-commit builds its own venv from this repository."""
-    prepo.write("big.bin", os.urandom(2 * 1024 * 1024))
+    prepo.write("big.bin", os.urandom(11 * 1024 * 1024))  # over the default 10 MiB limit
     prepo.git("add", "big.bin")
     proc = run([*PRE_COMMIT, "try-repo", str(ROOT), "gitfiler-large-files", "--files", "big.bin"], prepo.path, check=False)
     out = proc.stdout + proc.stderr

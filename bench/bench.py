@@ -33,7 +33,9 @@ def env() -> dict[str, str]:
     e = dict(os.environ)
     e.update(
         GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL=os.devnull, GIT_AUTHOR_NAME="b", GIT_AUTHOR_EMAIL="b@x",
-        GIT_COMMITTER_NAME="b", GIT_COMMITTER_EMAIL="b@x", PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        GIT_COMMITTER_NAME="b", GIT_COMMITTER_EMAIL="b@x",
+        # DVC's own hooks call `dvc`, which may live in a venv of its own: after ours on PATH.
+        PATH=os.pathsep.join([str(BIN), os.environ.get("PATH", "")] + ([os.path.dirname(DVC)] if DVC else [])),
         DVC_NO_ANALYTICS="1", GITFILER_HOME=str(WORK / "gitfiler-home"),
     )
     e.pop("GITFILER_CACHE_DIR", None)

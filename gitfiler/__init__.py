@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 __version__ = "0.1.0"
 __all__ = ["Filer", "FilerError", "__version__"]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     # Imported lazily: the git hooks and CLI start fast because `import gitfiler` costs nothing.
     if name == "Filer":
         from .api import Filer

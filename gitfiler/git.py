@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .errors import FilerError, NotARepositoryError
 
@@ -37,8 +37,7 @@ def run(args: list[str], cwd: str, *, check: bool = True, input: bytes | None = 
     return proc
 
 
-@dataclass(frozen=True)
-class RepoPaths:
+class RepoPaths(NamedTuple):
     root: str
     git_dir: str
     common_dir: str
@@ -158,8 +157,7 @@ def object_exists(root: str, sha: str) -> bool:
     return run(["cat-file", "-e", f"{sha}^{{commit}}"], root, check=False).returncode == 0
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(NamedTuple):
     commit: str
     path: str
     blob: str  # the new blob; never the zero id
@@ -194,6 +192,17 @@ def changed_files(root: str, commits: list[str], suffix: str) -> list[Change]:
         commit = item.decode().strip().split()[0] if item.strip() else commit
         i += 1
     return out
+
+
+def changed_in_commit(root: str, commit: str, pattern: str) -> bool:
+    """Whether `commit` touches a path matching `pattern` (a cheap yes/no for hooks)."""
+    proc = run(["diff-tree", "--quiet", "-r", "--root", "--no-commit-id", "-m", commit, "--", pattern], root, check=False)
+    return proc.returncode == 1
+
+
+def differ(root: str, old: str, new: str, pattern: str) -> bool:
+    proc = run(["diff", "--quiet", "--no-ext-diff", old, new, "--", pattern], root, check=False)
+    return proc.returncode == 1
 
 
 def diff_names(root: str, old: str, new: str, pattern: str) -> list[str]:

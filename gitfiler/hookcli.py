@@ -101,6 +101,13 @@ def _rev(name: str) -> str:
 
 
 def _hydrate(name: str, old: str, new: str) -> int:
+    from . import git
+
+    found = git.find_repo(".")
+    if found is None:
+        return 0
+    if old and old != ZERO and git.object_exists(found.root, old) and not git.differ(found.root, old, new, "*.filer"):
+        return 0  # no registry file changed: nothing to hydrate or remove
     project = _project()
     from .commands.hooks import hydrate_changed, in_rebase
 
@@ -129,6 +136,11 @@ def _hydrate(name: str, old: str, new: str) -> int:
 
 
 def _post_commit() -> int:
+    from . import git
+
+    found = git.find_repo(".")
+    if found is None or not git.changed_in_commit(found.root, "HEAD", "*.filer"):
+        return 0
     project = _project()
     if not project.initialized:
         return 0
@@ -150,12 +162,21 @@ def _post_commit() -> int:
 def _pre_push(git_remote: str, stdin_text: str) -> int:
     if not stdin_text.strip():
         return 0  # nothing is being pushed
+    from . import git
+    from .commands.prepush import pushed_changes
+
+    found = git.find_repo(".")
+    if found is None:
+        return 0
+    commits, changes = pushed_changes(found.root, git_remote, stdin_text)
+    if not changes:
+        return 0  # the pushed commits touch no registry file: stay local and instant
     project = _project()
     if not project.initialized:
         return 0
     from .commands.hooks import pre_push
 
-    report = pre_push(project, git_remote, stdin_text)
+    report = pre_push(project, commits, changes)
     if report.refusals:
         _say(f"push refused: {len(report.refusals)} problem(s) with artifacts in the pushed commits:")
         for r in report.refusals:

@@ -27,20 +27,52 @@ ASIDE = ".pre-gitfiler"
 _STDIN_HOOKS = ("pre-push", "post-rewrite")
 
 
+# Shell tests that prove a hook has nothing to do, so git does not even start Python.
+# Each is a fast path only: when it cannot decide (e.g. a first checkout), gitfiler runs.
+_NOTHING_TO_DO = {
+    "post-checkout": """[ "$3" != 1 ] || [ "$1" = "$2" ] || git diff --quiet --no-ext-diff "$1" "$2" -- '*.filer' 2>/dev/null""",
+    "post-merge": """git diff --quiet --no-ext-diff ORIG_HEAD HEAD -- '*.filer' 2>/dev/null""",
+    "post-rewrite": """[ "$1" != rebase ] || git diff --quiet --no-ext-diff ORIG_HEAD HEAD -- '*.filer' 2>/dev/null""",
+    "post-commit": """git diff-tree --quiet -r -m --root --no-commit-id HEAD -- '*.filer' 2>/dev/null""",
+    "pre-push": 'nothing_to_push "$1" < "$input"',
+}
+
+# pre-push: no pushed commit touches a registry file (same range rules as gitfiler's own check).
+_PRE_PUSH_HELPER = """nothing_to_push() {
+    zero=0000000000000000000000000000000000000000
+    while read -r lref lsha rref rsha; do
+        [ "$lsha" = "$zero" ] && continue
+        if [ "$rsha" != "$zero" ] && git cat-file -e "$rsha^{commit}" 2>/dev/null; then
+            touched=$(git rev-list -n 1 --full-history "$lsha" --not "$rsha" -- '*.filer') || return 1
+        else
+            touched=$(git rev-list -n 1 --full-history "$lsha" --not --remotes="$1" -- '*.filer') || return 1
+        fi
+        [ -z "$touched" ] || return 1
+    done
+    return 0
+}
+"""
+
+
 def shim(name: str) -> str:
     missing = (
         'echo "gitfiler: git-filer is not on PATH; refusing to push unchecked artifacts (install gitfiler, or run \'git filer uninstall\')" >&2\n    exit 1'
         if name == "pre-push"
         else f'echo "gitfiler: git-filer is not on PATH; skipping {name} (install gitfiler, or run \'git filer uninstall\')" >&2\n    exit 0'
     )
+    skip = _NOTHING_TO_DO[name]
     if name in _STDIN_HOOKS:
         body = f"""input=$(mktemp) || exit 1
 trap 'rm -f "$input"' EXIT
 cat > "$input"
-status=0
 if [ -x "$0{ASIDE}" ]; then
-    "$0{ASIDE}" "$@" < "$input" || status=$?
-    [ "$status" -eq 0 ] || exit "$status"
+    "$0{ASIDE}" "$@" < "$input" || exit $?
+fi
+if {skip}; then
+    exit 0
+fi
+if ! command -v git-filer >/dev/null 2>&1; then
+    {missing}
 fi
 git-filer hook {name} "$@" < "$input"
 """
@@ -49,9 +81,16 @@ git-filer hook {name} "$@" < "$input"
 if [ -x "$0{ASIDE}" ]; then
     "$0{ASIDE}" "$@" || status=$?
 fi
+if {skip}; then
+    exit "$status"
+fi
+if ! command -v git-filer >/dev/null 2>&1; then
+    {missing}
+fi
 git-filer hook {name} "$@" || exit $?
 exit "$status"
 """
+    helper = _PRE_PUSH_HELPER if name == "pre-push" else ""
     return f"""#!/bin/sh
 {ID_LINE}
 # {name}: installed by `git filer install`, removed by `git filer uninstall`.
@@ -60,10 +99,7 @@ if [ -n "${{GITFILER_NO_HOOKS:-}}" ] && [ "$GITFILER_NO_HOOKS" != 0 ]; then
     if [ -x "$0{ASIDE}" ]; then exec "$0{ASIDE}" "$@"; fi
     exit 0
 fi
-if ! command -v git-filer >/dev/null 2>&1; then
-    {missing}
-fi
-{body}"""
+{helper}{body}"""
 
 
 def is_ours(path: str) -> bool:

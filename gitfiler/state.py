@@ -17,7 +17,8 @@ import json
 import os
 import sqlite3
 import time
-from typing import Any, Iterable
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS stat (path TEXT PRIMARY KEY, ino INTEGER, size INTEGER, mtime_ns INTEGER, checked_ns INTEGER, oid TEXT);
@@ -41,6 +42,7 @@ class State:
     def __init__(self, path: str) -> None:
         self.path = path
         self._db: sqlite3.Connection | None = None
+        self._depth = 0
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -52,6 +54,24 @@ class State:
             db.executescript(_SCHEMA)
             self._db = db
         return self._db
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group many writes into one transaction (one fsync instead of one per artifact)."""
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+            if self._depth == 0 and self._db is not None and self._db.in_transaction:
+                self._db.commit()
+
+    def _write(self, sql: str, rows: list[tuple]) -> None:
+        if not rows:
+            return
+        self.db.executemany(sql, rows)
+        if self._depth == 0:
+            self.db.commit()
 
     def close(self) -> None:
         if self._db is not None:
@@ -91,10 +111,7 @@ class State:
 
     def stat_store(self, rows: Iterable[tuple[str, StatKey, str]]) -> None:
         now = time.time_ns()
-        data = [(p, k[0], k[1], k[2], now, oid) for p, k, oid in rows]
-        if data:
-            with self.db:
-                self.db.executemany("INSERT OR REPLACE INTO stat VALUES (?,?,?,?,?,?)", data)
+        self._write("INSERT OR REPLACE INTO stat VALUES (?,?,?,?,?,?)", [(p, k[0], k[1], k[2], now, oid) for p, k, oid in rows])
 
     # -- parsed small files ------------------------------------------------------
 
@@ -110,10 +127,7 @@ class State:
 
     def parsed_store(self, rows: Iterable[tuple[str, StatKey, Any]]) -> None:
         now = time.time_ns()
-        data = [(p, k[0], k[1], k[2], now, json.dumps(doc, sort_keys=True)) for p, k, doc in rows]
-        if data:
-            with self.db:
-                self.db.executemany("INSERT OR REPLACE INTO parsed VALUES (?,?,?,?,?,?)", data)
+        self._write("INSERT OR REPLACE INTO parsed VALUES (?,?,?,?,?,?)", [(p, k[0], k[1], k[2], now, json.dumps(doc, sort_keys=True)) for p, k, doc in rows])
 
     # -- hydration record ----------------------------------------------------------
 
@@ -126,12 +140,10 @@ class State:
         return dict(rows.fetchall())
 
     def hydrated_set(self, rows: Iterable[tuple[str, str]]) -> None:
-        with self.db:
-            self.db.executemany("INSERT OR REPLACE INTO hydrated VALUES (?,?)", list(rows))
+        self._write("INSERT OR REPLACE INTO hydrated VALUES (?,?)", list(rows))
 
     def hydrated_forget(self, paths: Iterable[str]) -> None:
-        with self.db:
-            self.db.executemany("DELETE FROM hydrated WHERE path = ?", [(p,) for p in paths])
+        self._write("DELETE FROM hydrated WHERE path = ?", [(p,) for p in paths])
 
     # -- remote hints --------------------------------------------------------------
 
@@ -141,10 +153,7 @@ class State:
 
     def remote_mark(self, remote: str, oids: Iterable[str], present: bool = True) -> None:
         rows = [(remote, o) for o in oids]
-        if not rows:
-            return
-        with self.db:
-            if present:
-                self.db.executemany("INSERT OR IGNORE INTO remote_has VALUES (?,?)", rows)
-            else:
-                self.db.executemany("DELETE FROM remote_has WHERE remote = ? AND oid = ?", rows)
+        if present:
+            self._write("INSERT OR IGNORE INTO remote_has VALUES (?,?)", rows)
+        else:
+            self._write("DELETE FROM remote_has WHERE remote = ? AND oid = ?", rows)

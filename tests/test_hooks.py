@@ -86,7 +86,9 @@ def test_hooks_without_git_filer_on_path(repo: Repo, origin: Path):
     env = dict(os.environ, PATH=os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p != BIN_DIR))
     if shutil.which("git-filer", path=env["PATH"]):
         pytest.skip("git-filer is installed system-wide")
-    proc = run(["git", "commit", "--allow-empty", "-qm", "x"], repo.path, env=env)
+    repo.write("n.bin", b"n")
+    repo.filer("add", "n.bin")
+    proc = run(["git", "commit", "-qm", "x"], repo.path, env=env)
     assert "git-filer is not on PATH; skipping post-commit" in proc.stderr
     proc = run(["git", "push", "-q", str(origin), "main"], repo.path, env=env, check=False)
     assert proc.returncode != 0 and "refusing to push unchecked artifacts" in proc.stderr

@@ -91,32 +91,37 @@ def add(project: Project, paths: list[str], *, jobs: int = 8, meta: dict[str, An
     by_registry = {e.registry: e for e in tracked}
     results: list[AddResult] = []
     to_stage: list[str] = []
-    for rel in rels:
-        cur = current(project, rel, store=project.store, jobs=jobs)
-        assert cur.oid is not None
-        if cur.manifest_bytes is not None:
-            project.store.write_bytes(cur.manifest_bytes)
-        reg = registry.registry_path_for(rel)
-        old = by_registry.get(reg)
-        merged_meta = dict(old.meta) if old else {}
-        merged_meta.update(meta or {})
-        entry = Entry(
-            registry=reg,
-            path=rel.rpartition("/")[2],
-            kind="dir" if cur.files is not None else "file",
-            oid=cur.oid,
-            size=cur.size,
-            files=cur.files,
-            meta=merged_meta,
-        )
-        changed = registry.write(project.root, entry)
-        ignore = ensure_ignored(project, rel)
-        to_stage += [reg, ignore]
-        if cur.files is None:
-            project.state.hydrated_set([(rel, cur.oid)])
-        else:
-            project.state.hydrated_set([(f"{rel}/{m.path}", m.oid) for m in cur.entries])
-        results.append(AddResult(rel, reg, entry.kind, entry.oid, entry.size, entry.files, changed))
+    with project.state.batch():
+        for rel in rels:
+            results.append(_add_one(project, rel, by_registry, meta, jobs))
+            to_stage += [results[-1].registry, ensure_ignored(project, rel)]
     if stage and project.has_git:
         git.add(project.root, list(dict.fromkeys(to_stage)))
     return results
+
+
+def _add_one(project: Project, rel: str, by_registry: dict[str, Entry], meta: dict[str, Any] | None, jobs: int) -> AddResult:
+    """Track one artifact: objects into the cache, then its registry file."""
+    cur = current(project, rel, store=project.store, jobs=jobs)
+    assert cur.oid is not None
+    if cur.manifest_bytes is not None:
+        project.store.write_bytes(cur.manifest_bytes)
+    reg = registry.registry_path_for(rel)
+    old = by_registry.get(reg)
+    merged_meta = dict(old.meta) if old else {}
+    merged_meta.update(meta or {})
+    entry = Entry(
+        registry=reg,
+        path=rel.rpartition("/")[2],
+        kind="dir" if cur.files is not None else "file",
+        oid=cur.oid,
+        size=cur.size,
+        files=cur.files,
+        meta=merged_meta,
+    )
+    changed = registry.write(project.root, entry)
+    if cur.files is None:
+        project.state.hydrated_set([(rel, cur.oid)])
+    else:
+        project.state.hydrated_set([(f"{rel}/{m.path}", m.oid) for m in cur.entries])
+    return AddResult(rel, reg, entry.kind, entry.oid, entry.size, entry.files, changed)

@@ -39,35 +39,6 @@ class PrePushReport:
     refusals: list[Refusal] = field(default_factory=list)
 
 
-def parse_push_lines(text: str) -> list[tuple[str, str, str, str]]:
-    """git's pre-push stdin: `<local ref> <local sha> <remote ref> <remote sha>` per line."""
-    out = []
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        parts = line.split()
-        if len(parts) != 4:
-            raise FilerError(f"pre-push: unexpected input line {line!r}; expected '<local ref> <local sha> <remote ref> <remote sha>'")
-        out.append((parts[0], parts[1], parts[2], parts[3]))
-    return out
-
-
-def pushed_commits(root: str, remote: str, lines: list[tuple[str, str, str, str]]) -> list[str]:
-    """Commits the push sends: for an existing branch, what the remote's tip lacks;
-    for a new one, what no ref of that git remote has. Deletions send nothing."""
-    commits: dict[str, None] = {}
-    for _lref, lsha, _rref, rsha in lines:
-        if lsha == git.ZERO_SHA:
-            continue
-        if rsha != git.ZERO_SHA and git.object_exists(root, rsha):
-            args = [lsha, "--not", rsha]
-        else:
-            args = [lsha, "--not", f"--remotes={remote}"]
-        for c in git.rev_list(root, args):
-            commits[c] = None
-    return list(commits)
-
-
 def _closure(project: Project, entry: Entry, remote, report: PrePushReport, commit: str) -> tuple[list[str], str | None]:
     """(file oids, manifest oid) of an entry; a bad manifest becomes a refusal."""
     if entry.kind == "file":
@@ -87,11 +58,11 @@ def _closure(project: Project, entry: Entry, remote, report: PrePushReport, comm
     return [m.oid for m in files], entry.oid
 
 
-def pre_push(project: Project, git_remote: str, stdin_text: str, *, jobs: int = 16) -> PrePushReport:
+def pre_push(project: Project, commits: list[str], changes: list[git.Change], *, jobs: int = 16) -> PrePushReport:
+    """Validate the registry files `changes` names (from `prepush.pushed_changes`) and
+    make sure the filer remote holds everything they reference."""
     report = PrePushReport()
-    commits = pushed_commits(project.root, git_remote, parse_push_lines(stdin_text))
     report.commits = len(commits)
-    changes = git.changed_files(project.root, commits, SUFFIX)
     if not changes:
         return report
     first_seen: dict[str, git.Change] = {}

@@ -159,6 +159,18 @@ def pull(
     out = SyncResult(transfer, artifacts=len(chosen), problems=problems)
     failed = dict(transfer.failures)
     attributed: set[str] = set()
+    with project.state.batch():
+        _hydrate_all(project, chosen, manifests, failed, attributed, out, offline=offline, force=force, previous=previous)
+    # Each failure is reported once, under the artifact it affects where known.
+    transfer.failures = [(o, why) for o, why in transfer.failures if o not in attributed]
+    _raise_if_failed(out, "checkout" if offline else "pull")
+    return out
+
+
+def _hydrate_all(
+    project: Project, chosen: list[Entry], manifests: dict[str, list[ManifestEntry]], failed: dict[str, str],
+    attributed: set[str], out: SyncResult, *, offline: bool, force: bool, previous: dict[str, str] | None,
+) -> None:
     store = project.store
     for e in chosen:
         needed = [e.oid] if e.kind == "file" else [m.oid for m in manifests.get(e.registry, [])] + [e.oid]
@@ -179,10 +191,6 @@ def pull(
             continue
         out.hydrated += rep.written
         out.kept += rep.kept
-    # Each failure is reported once, under the artifact it affects where known.
-    transfer.failures = [(o, why) for o, why in transfer.failures if o not in attributed]
-    _raise_if_failed(out, "checkout" if offline else "pull")
-    return out
 
 
 def _raise_if_failed(out: SyncResult, action: str) -> None:

@@ -230,9 +230,11 @@ def read_blobs(root: str, blobs: list[str]) -> dict[str, bytes]:
     return out
 
 
-def file_at(root: str, commit: str, path: str) -> bytes | None:
-    proc = run(["cat-file", "blob", f"{commit}:{path}"], root, check=False)
-    return proc.stdout if proc.returncode == 0 else None
+def files_at(root: str, commit: str, paths: list[str]) -> dict[str, bytes]:
+    """Contents of `paths` as of `commit` (absent paths are left out), in one git process."""
+    names = [f"{commit}:{p}" for p in paths]
+    found = read_blobs(root, names)
+    return {p: found[n] for p, n in zip(paths, names) if n in found}
 
 
 def git_path(root: str, name: str) -> str:

@@ -57,13 +57,23 @@ def digest_bytes(data: bytes) -> str:
     return OID_PREFIX + hashlib.sha256(data).hexdigest()
 
 
+def _buffer_for(f: BinaryIO) -> bytearray:
+    """A read buffer no larger than the file: zero-filling 4 MiB per small file is the
+    dominant cost when placing thousands of them."""
+    try:
+        size = os.fstat(f.fileno()).st_size
+    except (AttributeError, OSError, ValueError):
+        return bytearray(CHUNK)
+    return bytearray(min(CHUNK, max(size + 1, 64 * 1024)))
+
+
 def hash_file(path: str, progress: Progress | None = None) -> tuple[str, int]:
     """Stream a file through SHA-256; returns (oid, size)."""
     h = hashlib.sha256()
     size = 0
-    buf = bytearray(CHUNK)
-    view = memoryview(buf)
     with open(path, "rb") as f:
+        buf = _buffer_for(f)
+        view = memoryview(buf)
         while True:
             n = f.readinto(buf)
             if not n:
@@ -91,7 +101,7 @@ def temp_name_beside(target: str) -> str:
 
 def copy_stream(src: BinaryIO, dst: BinaryIO, progress: Progress | None = None, hasher: "hashlib._Hash | None" = None) -> int:
     """Copy src to dst in fixed-size chunks, feeding `hasher`; memory stays flat."""
-    buf = bytearray(CHUNK)
+    buf = _buffer_for(src)
     view = memoryview(buf)
     total = 0
     while True:

@@ -28,6 +28,8 @@ class Project:
         self.git_dir = git_dir
         self.common_dir = common_dir
         self._cache_override = cache_dir
+        # Directories already checked not to lead out of the work tree through a symlink.
+        self.safe_dirs: set[str] = set()
 
     @classmethod
     def find(cls, start: str = ".", *, cache_dir: str | None = None, require_git: bool = True) -> "Project":

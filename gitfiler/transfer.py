@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Protocol
 
@@ -51,6 +50,8 @@ def find_missing(remote: Remote, oids: Iterable[str], jobs: int) -> set[str]:
         return {o for o in wanted if o not in listed}
     if len(wanted) == 1:
         return set() if remote.exists(wanted[0]) else set(wanted)
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=min(jobs, len(wanted))) as pool:
         present = list(pool.map(remote.exists, wanted))
     return {o for o, p in zip(wanted, present) if not p}
@@ -97,6 +98,8 @@ def _run(
             for oid in oids:
                 one(oid)
         else:
+            from concurrent.futures import ThreadPoolExecutor
+
             with ThreadPoolExecutor(max_workers=min(jobs, len(oids))) as pool:
                 list(pool.map(one, oids))
     finally:

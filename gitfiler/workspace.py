@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat as statmod
+import time
 from dataclasses import dataclass, field
 
 from . import manifest
@@ -158,6 +159,7 @@ def current_many(project: Project, artifacts: list[str]) -> dict[str, Current]:
 
 @dataclass
 class HydrateReport:
+    todo: list[tuple[str, str, bool, int]] = field(default_factory=list)  # (oid, path, executable, size) to place
     written: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)  # user-modified files left alone
@@ -173,12 +175,16 @@ def load_manifest(store: ObjectStore, entry: Entry) -> list[ManifestEntry]:
 def _safe_target(project: Project, rel: str) -> str:
     target = project.abspath(rel)
     parent = os.path.dirname(target)
+    if parent in project.safe_dirs:
+        return target
     # A symlinked parent could steer a write outside the work tree (invariant 5).
     probe = parent
     while not os.path.exists(probe):
         probe = os.path.dirname(probe)
     if not is_within(probe, project.root):
         raise UnsafePathError(f"{rel}: its directory leads outside the repository through a symlink; refusing to write there")
+    if probe == parent:
+        project.safe_dirs.add(parent)
     return target
 
 
@@ -233,7 +239,43 @@ def hydrate(
     project: Project, entry: Entry, *, force: bool = False, manifest_entries: list[ManifestEntry] | None = None,
     previous: dict[str, str] | None = None,
 ) -> HydrateReport:
-    """Bring the work tree to `entry`, keeping every file a user changed (unless `force`).
+    """Bring the work tree to `entry`, keeping every file a user changed (unless `force`)."""
+    report = plan(project, entry, force=force, manifest_entries=manifest_entries, previous=previous)
+    apply(project, [report])
+    return report
+
+
+def apply(project: Project, reports: list[HydrateReport], jobs: int = 8) -> None:
+    """Place every planned file (in parallel: the work is I/O) and record what was written."""
+    todo = [t for r in reports for t in r.todo]
+    if not todo:
+        return
+
+    def one(item: tuple[str, str, bool, int]) -> None:
+        oid, rel, executable, _size = item
+        place(project, oid, rel, executable=executable)
+
+    # Threads pay off for large files (the copy releases the GIL); small ones are faster in line.
+    if len(todo) > 1 and jobs > 1 and sum(t[3] for t in todo) > 64 * 1024 * 1024:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            list(pool.map(one, todo))
+    else:
+        for item in todo:
+            one(item)
+    _record(project, [(rel, oid) for oid, rel, _x, _s in todo])
+    for r in reports:
+        r.written += [rel for _oid, rel, _x, _s in r.todo]
+        r.bytes += sum(size for *_rest, size in r.todo)
+        r.todo = []
+
+
+def plan(
+    project: Project, entry: Entry, *, force: bool = False, manifest_entries: list[ManifestEntry] | None = None,
+    previous: dict[str, str] | None = None,
+) -> HydrateReport:
+    """Decide what hydrating `entry` writes, keeps and removes; writes nothing but stale removals.
 
     A file counts as unchanged when its content has the oid gitfiler last placed
     there, or the oid `previous` gives for it (the registry of the commit being left).
@@ -259,10 +301,7 @@ def hydrate(
             if not allowed:
                 report.kept.append(entry.artifact)
                 return report
-        place(project, entry.oid, entry.artifact)
-        _record(project, [(entry.artifact, entry.oid)])
-        report.written.append(entry.artifact)
-        report.bytes += entry.size
+        report.todo.append((entry.oid, entry.artifact, False, entry.size))
         return report
 
     wanted = manifest_entries if manifest_entries is not None else load_manifest(project.store, entry)
@@ -273,7 +312,6 @@ def hydrate(
     existing = {s.rel: s.st for s in scan_dir(project, top)} if os.path.isdir(top) else {}
     have = hash_files(project, [(f"{entry.artifact}/{r}", st) for r, st in existing.items()])
     hydrated = state.hydrated_under(entry.artifact) if existing else {}
-    placed: list[tuple[str, str]] = []
     wanted_paths = set()
     for m in wanted:
         rel = f"{entry.artifact}/{m.path}"
@@ -288,10 +326,7 @@ def hydrate(
             if cur != m.oid and not force and cur not in (hydrated.get(rel), previous.get(rel)):
                 report.kept.append(rel)
                 continue
-        place(project, m.oid, rel, executable=m.exec)
-        placed.append((rel, m.oid))
-        report.written.append(rel)
-        report.bytes += m.size
+        report.todo.append((m.oid, rel, m.exec, m.size))
     # Files from an older version that we placed and nobody touched go; anything else stays.
     stale = []
     for r in existing:
@@ -302,8 +337,13 @@ def hydrate(
     report.removed = stale
     if stale:
         state.hydrated_forget(stale)
-    _record(project, placed)
     return report
+
+
+# Files gitfiler writes get an mtime this far in the past. Any later write by the user
+# then moves the mtime past what the stat cache recorded, so the record can be trusted
+# at once instead of being "racily clean" (same-tick edits invisible to stat).
+PLACED_MTIME_AGE_NS = 2_000_000_000
 
 
 def _record(project: Project, placed: list[tuple[str, str]]) -> None:
@@ -312,8 +352,12 @@ def _record(project: Project, placed: list[tuple[str, str]]) -> None:
         return
     rows = []
     for rel, oid in placed:
+        path = project.abspath(rel)
         try:
-            rows.append((rel, stat_key(os.stat(project.abspath(rel))), oid))
+            if not os.path.islink(path):
+                past = time.time_ns() - PLACED_MTIME_AGE_NS
+                os.utime(path, ns=(past, past))
+            rows.append((rel, stat_key(os.stat(path)), oid))
         except FileNotFoundError:
             continue
     project.state.stat_store(rows)

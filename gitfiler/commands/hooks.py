@@ -150,10 +150,7 @@ def previous_oids(project: Project, old: str, registries: list[str]) -> dict[str
     prev: dict[str, str] = {}
     if not old or old == git.ZERO_SHA:
         return prev
-    for reg in registries:
-        data = git.file_at(project.root, old, reg)
-        if data is None:
-            continue
+    for reg, data in git.files_at(project.root, old, registries).items():
         try:
             e = registry.loads(data, reg)
         except (RegistryError, UnsafePathError):
@@ -181,18 +178,15 @@ def hydrate_changed(project: Project, old: str, new: str, *, jobs: int = 16) -> 
     else:
         regs = git.ls_files(project.root, [f"*{SUFFIX}"], others=False)
     present = [r for r in regs if os.path.isfile(project.abspath(r))]
-    for reg in regs:
-        if reg in present:
-            continue
-        data = git.file_at(project.root, old, reg)
+    gone = [r for r in regs if r not in set(present)]
+    for reg, data in (git.files_at(project.root, old, gone) if gone else {}).items():
         try:
-            entry = registry.loads(data, reg) if data is not None else None
+            entry = registry.loads(data, reg)
         except (RegistryError, UnsafePathError):
-            entry = None
-        if entry is not None:
-            rep = retire(project, entry)
-            retired.removed += rep.removed
-            retired.kept += rep.kept
+            continue
+        rep = retire(project, entry)
+        retired.removed += rep.removed
+        retired.kept += rep.kept
     if not present:
         return None, retired
     entries = autopull_selected(project, project.load_entries(present))

@@ -10,8 +10,8 @@ from ..globs import selected
 from ..manifest import ManifestEntry
 from ..project import Project
 from ..registry import Entry
-from ..transfer import ProgressSink, TransferResult, download, find_missing, upload
-from ..workspace import HydrateReport, current, hydrate, load_manifest
+from ..transfer import ProgressSink, TransferResult
+from ..workspace import HydrateReport, apply, current, load_manifest, plan
 
 
 @dataclass
@@ -73,6 +73,8 @@ def push(
         file_oids += files
         if man:
             manifests[man] = files
+    from ..transfer import find_missing, upload
+
     missing = find_missing(rem, list(dict.fromkeys(file_oids)) + list(manifests), jobs)
     first = [o for o in dict.fromkeys(file_oids) if o in missing]
     result = upload(project.store, rem, first, sizes, jobs, sink)
@@ -112,6 +114,8 @@ def fetch(
             return set(todo)
         if rem is None:
             rem = project.remote(remote, jobs=jobs)
+        from ..transfer import download
+
         r = download(store, rem, todo, sizes, jobs, progress)
         result.merge(r)
         project.state.remote_mark(rem.name, set(todo) - {o for o, _ in r.failures})
@@ -160,7 +164,7 @@ def pull(
     failed = dict(transfer.failures)
     attributed: set[str] = set()
     with project.state.batch():
-        _hydrate_all(project, chosen, manifests, failed, attributed, out, offline=offline, force=force, previous=previous)
+        _hydrate_all(project, chosen, manifests, failed, attributed, out, offline=offline, force=force, previous=previous, jobs=jobs)
     # Each failure is reported once, under the artifact it affects where known.
     transfer.failures = [(o, why) for o, why in transfer.failures if o not in attributed]
     _raise_if_failed(out, "checkout" if offline else "pull")
@@ -169,9 +173,10 @@ def pull(
 
 def _hydrate_all(
     project: Project, chosen: list[Entry], manifests: dict[str, list[ManifestEntry]], failed: dict[str, str],
-    attributed: set[str], out: SyncResult, *, offline: bool, force: bool, previous: dict[str, str] | None,
+    attributed: set[str], out: SyncResult, *, offline: bool, force: bool, previous: dict[str, str] | None, jobs: int = 8,
 ) -> None:
     store = project.store
+    planned: list[tuple[Entry, HydrateReport]] = []
     for e in chosen:
         needed = [e.oid] if e.kind == "file" else [m.oid for m in manifests.get(e.registry, [])] + [e.oid]
         absent = [o for o in needed if not store.has(o)]
@@ -184,13 +189,20 @@ def _hydrate_all(
             hint = "run 'git filer pull'" if offline else "push it from a machine that has it"
             out.problems.append((e.artifact, f"{len(absent)} object(s) not available, e.g. {absent[0]}; {hint}"))
             continue
-        try:
-            rep: HydrateReport = hydrate(project, e, force=force, manifest_entries=manifests.get(e.registry), previous=previous)
-        except IntegrityError as err:
-            out.problems.append((e.artifact, str(err)))
-            continue
-        out.hydrated += rep.written
+        rep = plan(project, e, force=force, manifest_entries=manifests.get(e.registry), previous=previous)
         out.kept += rep.kept
+        planned.append((e, rep))
+    try:
+        apply(project, [rep for _e, rep in planned], jobs=min(jobs, 8))
+    except IntegrityError:
+        # Some object is corrupt: place artifact by artifact so each problem is named.
+        for e, rep in planned:
+            try:
+                apply(project, [rep])
+            except IntegrityError as err:
+                out.problems.append((e.artifact, str(err)))
+    for _e, rep in planned:
+        out.hydrated += rep.written
 
 
 def _raise_if_failed(out: SyncResult, action: str) -> None:

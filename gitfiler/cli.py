@@ -6,8 +6,6 @@ No business logic lives here; every command is a thin shell over
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 import time
 from typing import Any
@@ -50,6 +48,8 @@ pass_ctx = click.make_pass_decorator(Ctx)
 
 
 def emit_json(data: Any) -> None:
+    import json
+
     click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
 
 

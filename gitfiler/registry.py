@@ -31,11 +31,10 @@ class Entry:
     size: int
     files: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    artifact: str = field(init=False, repr=False, compare=False)  # repo-relative POSIX path of the artifact
 
-    @property
-    def artifact(self) -> str:
-        """Repo-relative POSIX path of the artifact."""
-        return posixpath.join(posixpath.dirname(self.registry), self.path)
+    def __post_init__(self) -> None:
+        self.artifact = posixpath.join(posixpath.dirname(self.registry), self.path)
 
 
 def registry_path_for(artifact: str) -> str:

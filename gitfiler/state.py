@@ -24,6 +24,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS stat (path TEXT PRIMARY KEY, ino INTEGER, size INTEGER, mtime_ns INTEGER, checked_ns INTEGER, oid TEXT);
 CREATE TABLE IF NOT EXISTS parsed (path TEXT PRIMARY KEY, ino INTEGER, size INTEGER, mtime_ns INTEGER, checked_ns INTEGER, doc TEXT);
 CREATE TABLE IF NOT EXISTS hydrated (path TEXT PRIMARY KEY, oid TEXT);
+CREATE TABLE IF NOT EXISTS dirs (path TEXT PRIMARY KEY, sig TEXT, newest_ns INTEGER, checked_ns INTEGER, oid TEXT, size INTEGER, files INTEGER);
 CREATE TABLE IF NOT EXISTS remote_has (remote TEXT, oid TEXT, PRIMARY KEY (remote, oid)) WITHOUT ROWID;
 """
 
@@ -112,6 +113,18 @@ class State:
     def stat_store(self, rows: Iterable[tuple[str, StatKey, str]]) -> None:
         now = time.time_ns()
         self._write("INSERT OR REPLACE INTO stat VALUES (?,?,?,?,?,?)", [(p, k[0], k[1], k[2], now, oid) for p, k, oid in rows])
+
+    # -- tracked directories ------------------------------------------------------
+
+    def dir_get(self, path: str, sig: str, newest_ns: int) -> tuple[str, int, int] | None:
+        """(manifest oid, size, files) if the directory's stat signature is as recorded and not racy."""
+        row = self.db.execute("SELECT sig, checked_ns, oid, size, files FROM dirs WHERE path = ?", (path,)).fetchone()
+        if row is None or row[0] != sig or newest_ns >= row[1] - RACY_NS:
+            return None
+        return row[2], row[3], row[4]
+
+    def dir_store(self, path: str, sig: str, newest_ns: int, oid: str, size: int, files: int) -> None:
+        self._write("INSERT OR REPLACE INTO dirs VALUES (?,?,?,?,?,?,?)", [(path, sig, newest_ns, time.time_ns(), oid, size, files)])
 
     # -- parsed small files ------------------------------------------------------
 

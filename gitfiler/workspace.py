@@ -3,6 +3,7 @@ cache objects into the work tree without ever losing a user's changes."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat as statmod
 import time
@@ -54,7 +55,8 @@ def scan_dir(project: Project, top: str) -> list[Scanned]:
 
 
 def hash_files(
-    project: Project, items: list[tuple[str, os.stat_result]], *, store: ObjectStore | None = None, jobs: int = 8
+    project: Project, items: list[tuple[str, os.stat_result]], *, store: ObjectStore | None = None, jobs: int = 8,
+    prefix: str | None = None,
 ) -> dict[str, str]:
     """oid of each (repo-relative path, stat) pair, re-hashing only what the stat cache cannot vouch for.
 
@@ -63,11 +65,8 @@ def hash_files(
     if not items:
         return {}
     state = project.state
-    if len(items) > 50:
-        prefix = os.path.commonpath([p for p, _ in items]) if len(items) > 1 else items[0][0]
-        known = state.stat_under(prefix) if prefix and prefix != items[0][0] else state.stat_lookup(p for p, _ in items)
-    else:
-        known = state.stat_lookup(p for p, _ in items)
+    # `prefix`: every item lies below this directory, so one range query fetches them all.
+    known = state.stat_under(prefix) if prefix else state.stat_lookup(p for p, _ in items)
     result: dict[str, str] = {}
     todo: list[tuple[str, os.stat_result]] = []
     for rel, st in items:
@@ -123,13 +122,25 @@ def current(project: Project, artifact: str, *, store: ObjectStore | None = None
         return Current(exists=False)
     if statmod.S_ISDIR(st.st_mode):
         scanned = scan_dir(project, path)
-        oids = hash_files(project, [(f"{artifact}/{s.rel}", s.st) for s in scanned], store=store, jobs=jobs)
+        # A directory whose every (path, inode, size, mtime, mode) is as last seen has the same manifest.
+        sig = hashlib.sha256(
+            "\0".join(f"{s.rel}\0{s.st.st_ino}\0{s.st.st_size}\0{s.st.st_mtime_ns}\0{s.st.st_mode}" for s in scanned).encode("utf-8", "surrogateescape")
+        ).hexdigest()
+        newest = max((s.st.st_mtime_ns for s in scanned), default=0)
+        if store is None:
+            known = project.state.dir_get(artifact, sig, newest)
+            if known is not None:
+                oid, size, count = known
+                return Current(True, oid, size, count)
+        oids = hash_files(project, [(f"{artifact}/{s.rel}", s.st) for s in scanned], store=store, jobs=jobs, prefix=artifact)
         entries = [
             ManifestEntry(s.rel, oids[f"{artifact}/{s.rel}"], s.st.st_size, bool(s.st.st_mode & statmod.S_IXUSR))
             for s in scanned
         ]
         data = manifest.encode(entries)
-        return Current(True, digest_bytes(data), sum(e.size for e in entries), len(entries), entries, data)
+        result = Current(True, digest_bytes(data), sum(e.size for e in entries), len(entries), entries, data)
+        project.state.dir_store(artifact, sig, newest, result.oid or "", result.size, len(entries))
+        return result
     oid = hash_files(project, [(artifact, st)], store=store)[artifact]
     return Current(True, oid, st.st_size)
 
@@ -173,18 +184,21 @@ def load_manifest(store: ObjectStore, entry: Entry) -> list[ManifestEntry]:
 
 
 def _safe_target(project: Project, rel: str) -> str:
+    """The absolute target for `rel`, its directory created; refuses directories that a
+    symlink leads out of the work tree (invariant 5). Checked once per directory."""
     target = project.abspath(rel)
     parent = os.path.dirname(target)
     if parent in project.safe_dirs:
         return target
-    # A symlinked parent could steer a write outside the work tree (invariant 5).
     probe = parent
     while not os.path.exists(probe):
         probe = os.path.dirname(probe)
     if not is_within(probe, project.root):
         raise UnsafePathError(f"{rel}: its directory leads outside the repository through a symlink; refusing to write there")
-    if probe == parent:
-        project.safe_dirs.add(parent)
+    os.makedirs(parent, exist_ok=True)
+    if not is_within(parent, project.root):
+        raise UnsafePathError(f"{rel}: its directory leads outside the repository through a symlink; refusing to write there")
+    project.safe_dirs.add(parent)
     return target
 
 
@@ -192,7 +206,6 @@ def place(project: Project, oid: str, rel: str, *, executable: bool = False, str
     """Write cache object `oid` at repo-relative `rel` atomically (temp beside, then rename)."""
     store = project.store
     target = _safe_target(project, rel)
-    os.makedirs(os.path.dirname(target), exist_ok=True)
     tmp = temp_name_beside(target)
     how = strategy or project.config.checkout
     try:
@@ -208,9 +221,10 @@ def place(project: Project, oid: str, rel: str, *, executable: bool = False, str
             if not cloned:
                 store.copy_out(oid, tmp)
             os.chmod(tmp, 0o755 if executable else 0o644)
-        if os.path.isdir(target) and not os.path.islink(target):
-            raise FilerError(f"{rel} is a directory in the work tree but a file in the registry; move it away and retry")
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except IsADirectoryError:
+            raise FilerError(f"{rel} is a directory in the work tree but a file in the registry; move it away and retry") from None
     except BaseException:
         try:
             os.unlink(tmp)
@@ -310,7 +324,7 @@ def plan(
         report.kept.append(entry.artifact)
         return report
     existing = {s.rel: s.st for s in scan_dir(project, top)} if os.path.isdir(top) else {}
-    have = hash_files(project, [(f"{entry.artifact}/{r}", st) for r, st in existing.items()])
+    have = hash_files(project, [(f"{entry.artifact}/{r}", st) for r, st in existing.items()], prefix=entry.artifact)
     hydrated = state.hydrated_under(entry.artifact) if existing else {}
     wanted_paths = set()
     for m in wanted:
@@ -354,9 +368,8 @@ def _record(project: Project, placed: list[tuple[str, str]]) -> None:
     for rel, oid in placed:
         path = project.abspath(rel)
         try:
-            if not os.path.islink(path):
-                past = time.time_ns() - PLACED_MTIME_AGE_NS
-                os.utime(path, ns=(past, past))
+            past = time.time_ns() - PLACED_MTIME_AGE_NS
+            os.utime(path, ns=(past, past), follow_symlinks=False)
             rows.append((rel, stat_key(os.stat(path)), oid))
         except FileNotFoundError:
             continue

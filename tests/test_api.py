@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Repo, git
+from conftest import Repo
 from gitfiler import Filer, FilerError
 from gitfiler.errors import IntegrityError
 from gitfiler.serializers import register_serializer

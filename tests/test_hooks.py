@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN_DIR, Repo, git, make_repo, run
+from conftest import BIN_DIR, Repo, git, run
 from gitfiler.hooks import HOOKS, shim
 
 ROOT = Path(__file__).resolve().parents[1]

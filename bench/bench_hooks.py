@@ -155,15 +155,22 @@ def bench_pre_push(b: ModuleType, commits: int = 1001, per_commit: int = 10) -> 
         b.drop(lbare)
         b.sh(["git", "init", "-q", "--bare", "-b", "main", str(lbare)], b.WORK)
         b.sh(["git", "lfs", "install", "--local"], lr)
-        lfs_store = b.WORK / "pp-lfs-server"
         _fast_import_history(b, lr, commits, per_commit, [lr / ".git/lfs/objects"], lfs=True)
         lhead = subprocess.run(["git", "rev-parse", "HEAD"], cwd=lr, capture_output=True, text=True, env=b.env()).stdout.strip()
-        b.sh(["git", "config", "lfs.url", f"file://{lfs_store}"], lr)
-        t0 = time.perf_counter()
-        proc = subprocess.run(["git", "lfs", "pre-push", str(lbare), str(lbare)], cwd=lr, input=f"refs/heads/main {lhead} refs/heads/main {ZERO}\n", text=True, env=b.env(), capture_output=True)
-        t_lfs = time.perf_counter() - t0
+        # git-lfs's standalone file transfer stores objects inside the bare repository.
+        b.sh(["git", "config", "lfs.url", f"file://{lbare}"], lr)
+        b.sh(["git", "remote", "add", "origin", str(lbare)], lr)
+        line = f"refs/heads/main {lhead} refs/heads/main {ZERO}\n"
+
+        def lfs_pre_push() -> tuple[float, subprocess.CompletedProcess[str]]:
+            t0 = time.perf_counter()
+            proc = subprocess.run(["git", "lfs", "pre-push", "origin", str(lbare)], cwd=lr, input=line, text=True, env=b.env(), capture_output=True)
+            return time.perf_counter() - t0, proc
+
+        lfs_pre_push()  # the first run uploads; time the runs where every object is already there, as for gitfiler
+        t_lfs, proc = min((lfs_pre_push() for _ in range(3)), key=lambda r: r[0])
         if proc.returncode == 0:
-            b.row("pre-push", "git-lfs pre-push on the same history (uploads to a file:// store)", f"{t_lfs:.2f} s", f"gitfiler {t_lfs / t_hook:.1f}x faster")
+            b.row("pre-push", "git-lfs pre-push, same history, objects already in its store", f"{t_lfs:.2f} s", f"gitfiler {t_lfs / t_hook:.1f}x faster")
         else:
             b.row("pre-push", "git-lfs pre-push", "failed", proc.stderr.strip().splitlines()[-1][:60] if proc.stderr.strip() else "")
         b.drop(lr)

@@ -222,9 +222,10 @@ def clone(c: Ctx, url: str, directory: str | None, branch: str | None, depth: in
 @click.option("-r", "--filer-remote", metavar="NAME", help="Which filer remote (default: the default remote).")
 @click.option("--grace", type=click.IntRange(0), default=24 * 3600, show_default=True, help="Keep cache objects younger than this many seconds.")
 @click.option("--yes", is_flag=True, help="Really delete from the remote.")
+@click.option("--shared-cache-ok", is_flag=True, help="Collect a relocated (possibly shared) cache anyway.")
 @json_option
 @pass_ctx
-def gc(c: Ctx, dry_run: bool, git_remote: str | None, filer_remote: str | None, grace: int, yes: bool, as_json: bool) -> None:
+def gc(c: Ctx, dry_run: bool, git_remote: str | None, filer_remote: str | None, grace: int, yes: bool, shared_cache_ok: bool, as_json: bool) -> None:
     """Delete objects that no branch, tag, stash, reflog entry, index or worktree references.
 
     \b
@@ -239,7 +240,7 @@ def gc(c: Ctx, dry_run: bool, git_remote: str | None, filer_remote: str | None, 
     if git_remote:
         result = gc_remote(project, git_remote, name=filer_remote, dry_run=dry_run, yes=yes)
     else:
-        result = gc_cache(project, dry_run=dry_run, grace_s=grace)
+        result = gc_cache(project, dry_run=dry_run, grace_s=grace, shared_ok=shared_cache_ok)
     if as_json:
         emit_json({"where": result.where, "dry_run": result.dry_run, "deleted": result.deleted, "bytes": result.bytes, "kept": result.kept})
         return

@@ -345,3 +345,10 @@ def test_gc_remote_needs_yes_and_keeps_what_refs_reach(repo: Repo, origin: Path)
     assert proc.returncode != 0 and "--yes" in proc.stderr and orphan.exists()
     repo.filer("gc", "--remote", "origin", "--yes")
     assert not orphan.exists() and obj(repo.remote_dir, b"kept").exists()
+
+
+def test_gc_refuses_a_shared_cache_unless_told(repo: Repo, tmp_path: Path):
+    env = dict(os.environ, GITFILER_CACHE_DIR=str(tmp_path / "shared"))
+    proc = repo.filer("gc", env=env, check=False)
+    assert proc.returncode != 0 and "--shared-cache-ok" in proc.stderr
+    repo.filer("gc", "--shared-cache-ok", env=env)

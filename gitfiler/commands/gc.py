@@ -66,7 +66,12 @@ def referenced(project: Project, remote=None) -> set[str]:
     return keep
 
 
-def gc_cache(project: Project, *, dry_run: bool = False, grace_s: float = DEFAULT_GRACE_S) -> GcResult:
+def gc_cache(project: Project, *, dry_run: bool = False, grace_s: float = DEFAULT_GRACE_S, shared_ok: bool = False) -> GcResult:
+    if project.cache_dir != project.filer_dir and not shared_ok and not dry_run:
+        raise FilerError(
+            f"the cache {project.cache_dir} is relocated (GITFILER_CACHE_DIR or cache_dir) and may serve other repositories; "
+            "gc would delete what they need. Pass --shared-cache-ok if this repository is its only user"
+        )
     keep = referenced(project)
     result = GcResult(project.store.root, dry_run=dry_run)
     cutoff = time.time() - grace_s

@@ -77,8 +77,6 @@ def pre_push(project: Project, commits: list[str], changes: list[git.Change], *,
             reason = str(err).removeprefix(f"{ch.path}: ") if not isinstance(err, KeyError) else "blob missing from the local repository"
             report.refusals.append(Refusal(ch.commit, ch.path, "-", reason))
     report.registry_files = len(entries)
-    from ..transfer import find_missing, upload
-
     remote = project.remote(jobs=jobs)
     sizes: dict[str, int] = {}
     owners: dict[str, tuple[str, str]] = {}  # oid -> (commit, registry) for messages
@@ -94,29 +92,14 @@ def pre_push(project: Project, commits: list[str], changes: list[git.Change], *,
         if man:
             manifests[man] = files
             owners.setdefault(man, (ch.commit, e.registry))
-    wanted = list(file_oids) + [m for m in manifests if m not in file_oids]
-    report.objects = len(wanted)
-    missing = find_missing(remote, wanted, jobs)
-    store = project.store
-    absent = [o for o in missing if not store.has(o)]
-    for o in absent:
-        commit, reg = owners[o]
-        report.refusals.append(Refusal(commit, reg, o, f"not in the filer remote '{remote.name}' nor in the local cache"))
-    failed = set(absent)
-    first = [o for o in file_oids if o in missing and o not in failed]
-    result = upload(store, remote, first, sizes, jobs)
+    from .sync import upload_missing
+
+    result, _failed = upload_missing(project, remote, list(file_oids), manifests, sizes, jobs=jobs)
+    report.objects = len(set(file_oids) | set(manifests))
     for o, why in result.failures:
         commit, reg = owners[o]
         report.refusals.append(Refusal(commit, reg, o, why))
-        failed.add(o)
-    ready = [m for m, files in manifests.items() if m in missing and m not in failed and not (set(files) & failed)]
-    result2 = upload(store, remote, ready, sizes, jobs)
-    for o, why in result2.failures:
-        commit, reg = owners[o]
-        report.refusals.append(Refusal(commit, reg, o, why))
-        failed.add(o)
-    report.uploaded = result.objects + result2.objects
-    project.state.remote_mark(remote.name, set(wanted) - failed)
+    report.uploaded = result.objects
     return report
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import secrets
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 from .. import git
 from ..config import TRACKED, RemoteConfig, dump_doc, validate_doc
@@ -85,6 +86,18 @@ def init(project: Project, *, remote_url: str | None = None, stage: bool = True)
     return InitResult(TRACKED, RemoteConfig(name=chosen, **remotes[chosen]), created)
 
 
+@contextmanager
+def _editing(project: Project, *, local: bool) -> Iterator[dict[str, Any]]:
+    """Read a config file, let the caller change it, validate and write it back atomically;
+    the tracked file is staged so the change travels with the next commit."""
+    path = _config_path(project, local)
+    doc = _read(path)
+    yield doc
+    _write(project, path, doc)
+    if not local and project.has_git:
+        git.add(project.root, [TRACKED])
+
+
 def remote_add(
     project: Project, name: str, url: str, *, endpoint_url: str | None = None, region: str | None = None,
     profile: str | None = None, default: bool = False, force: bool = False, local: bool = False,
@@ -94,48 +107,34 @@ def remote_add(
     scheme, _ = parse_url(url)
     if scheme == "local":
         url = os.path.abspath(os.path.expanduser(url[7:] if url.startswith("file://") else url))
-    path = _config_path(project, local)
-    doc = _read(path)
-    remotes = doc.setdefault("remotes", {})
-    if name in remotes and not force:
-        raise ConfigError(f"remote {name!r} already exists ({remotes[name]['url']}); pass --force to replace it")
     cfg = RemoteConfig(name=name, url=url, endpoint_url=endpoint_url, region=region, profile=profile)
-    remotes[name] = cfg.to_doc()
-    if default or not doc.get("default_remote"):
-        doc["default_remote"] = name
-    _write(project, path, doc)
-    if not local and project.has_git:
-        git.add(project.root, [TRACKED])
+    with _editing(project, local=local) as doc:
+        remotes = doc.setdefault("remotes", {})
+        if name in remotes and not force:
+            raise ConfigError(f"remote {name!r} already exists ({remotes[name]['url']}); pass --force to replace it")
+        remotes[name] = cfg.to_doc()
+        if default or not doc.get("default_remote"):
+            doc["default_remote"] = name
     return cfg
 
 
 def set_local(project: Project, key: str, value: object) -> None:
     """Set one top-level key in the untracked per-clone config."""
-    path = _config_path(project, local=True)
-    doc = _read(path)
-    doc[key] = value
-    _write(project, path, doc)
+    with _editing(project, local=True) as doc:
+        doc[key] = value
 
 
 def remote_remove(project: Project, name: str, *, local: bool = False) -> None:
-    path = _config_path(project, local)
-    doc = _read(path)
-    if name not in (doc.get("remotes") or {}):
-        raise ConfigError(f"no remote named {name!r}; see 'git filer remote list'")
-    del doc["remotes"][name]
-    if doc.get("default_remote") == name:
-        doc.pop("default_remote")
-    _write(project, path, doc)
-    if not local and project.has_git:
-        git.add(project.root, [TRACKED])
+    with _editing(project, local=local) as doc:
+        if name not in (doc.get("remotes") or {}):
+            raise ConfigError(f"no remote named {name!r}; see 'git filer remote list'")
+        del doc["remotes"][name]
+        if doc.get("default_remote") == name:
+            doc.pop("default_remote")
 
 
 def remote_default(project: Project, name: str, *, local: bool = False) -> None:
     if name not in project.config.remotes:
         raise ConfigError(f"no remote named {name!r}; add it first with 'git filer remote add {name} URL'")
-    path = _config_path(project, local)
-    doc = _read(path)
-    doc["default_remote"] = name
-    _write(project, path, doc)
-    if not local and project.has_git:
-        git.add(project.root, [TRACKED])
+    with _editing(project, local=local) as doc:
+        doc["default_remote"] = name

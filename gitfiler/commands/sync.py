@@ -73,22 +73,39 @@ def push(
         file_oids += files
         if man:
             manifests[man] = files
-    from ..transfer import find_missing, upload
-
-    missing = find_missing(rem, list(dict.fromkeys(file_oids)) + list(manifests), jobs)
-    first = [o for o in dict.fromkeys(file_oids) if o in missing]
-    result = upload(project.store, rem, first, sizes, jobs, sink)
-    failed = {o for o, _ in result.failures}
-    # A manifest goes up only after every file it lists is safely there.
-    ready = [m for m, files in manifests.items() if m in missing and not (set(files) & failed)]
-    blocked = [m for m, files in manifests.items() if m in missing and set(files) & failed]
-    result.merge(upload(project.store, rem, ready, sizes, jobs, None))
-    result.present = len(set(file_oids) | set(manifests)) - len(missing)
-    failed = {o for o, _ in result.failures} | set(blocked)
-    project.state.remote_mark(rem.name, (set(file_oids) | set(manifests)) - failed)
+    result, _failed = upload_missing(project, rem, file_oids, manifests, sizes, jobs=jobs, sink=sink)
     out = SyncResult(result, artifacts=len(chosen), problems=problems)
     _raise_if_failed(out, "push")
     return out
+
+
+def upload_missing(
+    project: Project, rem, file_oids: list[str], manifests: dict[str, list[str]], sizes: dict[str, int], *,
+    jobs: int, sink: ProgressSink | None = None,
+) -> tuple[TransferResult, set[str]]:
+    """Ask the remote what it lacks and upload it from the cache: files first, then each
+    manifest whose files all made it (so a manifest in a remote vouches for its files).
+
+    Returns the transfer result (failures include objects the cache lacks) and every oid
+    not confirmed in the remote. The remote hints are updated either way.
+    """
+    from ..transfer import find_missing, upload
+
+    wanted = list(dict.fromkeys([*file_oids, *manifests]))
+    missing = find_missing(rem, wanted, jobs)
+    store = project.store
+    absent = [(o, f"not in the filer remote '{rem.name}' nor in the local cache") for o in wanted if o in missing and not store.has(o)]
+    failed = {o for o, _ in absent}
+    result = upload(store, rem, [o for o in dict.fromkeys(file_oids) if o in missing and o not in failed], sizes, jobs, sink)
+    failed |= {o for o, _ in result.failures}
+    ready = [m for m, files in manifests.items() if m in missing and m not in failed and not (set(files) & failed)]
+    failed |= {m for m in manifests if m in missing and m not in ready}
+    result.merge(upload(store, rem, ready, sizes, jobs, None))
+    failed |= {o for o, _ in result.failures}
+    result.failures = absent + result.failures
+    result.present = len(wanted) - len(missing)
+    project.state.remote_mark(rem.name, set(wanted) - failed)
+    return result, failed
 
 
 def _selected_entries(project: Project, paths: list[str], include: tuple[str, ...], exclude: tuple[str, ...]) -> list[Entry]:

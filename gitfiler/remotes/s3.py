@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import threading
 import time
 from typing import Any, Iterator
 
@@ -36,6 +37,9 @@ class S3Remote(Remote):
         self.name = cfg.name
         self.url = cfg.url
         self.jobs = jobs
+        # A multipart transfer already runs its parts in parallel; several at once only
+        # contend for the same connections, so large objects go one at a time.
+        self._large = threading.Semaphore(1)
         self._estimate: int | None = None
         self.bucket, _, prefix = location.partition("/")
         self.prefix = prefix.strip("/")
@@ -56,11 +60,10 @@ class S3Remote(Remote):
             )
         except BotoCoreError as err:
             raise RemoteError(f"remote '{self.name}': cannot set up S3 access: {err}") from None
-        self.transfer_config = TransferConfig(
-            multipart_threshold=64 * 1024 * 1024,
-            multipart_chunksize=64 * 1024 * 1024,
-            max_concurrency=8,
-        )
+        # Uploads: boto3's 8 MiB parts. Downloads: 64 MiB ranges, because some S3-compatible
+        # servers (moto among them) re-read the whole object for every ranged GET.
+        self.upload_config = TransferConfig(multipart_threshold=SMALL_OBJECT, multipart_chunksize=8 * 1024 * 1024, max_concurrency=10)
+        self.transfer_config = TransferConfig(multipart_threshold=64 * 1024 * 1024, multipart_chunksize=64 * 1024 * 1024, max_concurrency=8)
 
     # -- helpers ------------------------------------------------------------------
 
@@ -173,7 +176,8 @@ class S3Remote(Remote):
             # Large objects: check the cache copy first, then let boto3 do a multipart upload.
             if oid not in store.verified and not store.verify(oid):
                 raise _corrupt_cache(path, oid)
-            self.client.upload_file(path, self.bucket, self.key(oid), Config=self.transfer_config, Callback=progress)
+            with self._large:
+                self.client.upload_file(path, self.bucket, self.key(oid), Config=self.upload_config, Callback=progress)
         except self._errors as err:
             raise self._fail(err, f"uploading {oid}") from None
 
@@ -183,7 +187,8 @@ class S3Remote(Remote):
                 # Large objects: parallel ranged GETs into a temp file, hashed before it is renamed into the cache.
                 tmp = store.temp_path_for(oid)
                 try:
-                    self.client.download_file(self.bucket, self.key(oid), tmp, Config=self.transfer_config, Callback=progress)
+                    with self._large:
+                        self.client.download_file(self.bucket, self.key(oid), tmp, Config=self.transfer_config, Callback=progress)
                 except self._errors as err:
                     _unlink(tmp)
                     if _status(err) == 404 and _code(err) != "NoSuchBucket":

@@ -1,7 +1,10 @@
 """Every conversation with git goes through this module.
 
-Plumbing commands run as subprocesses (cheap to start, no import cost);
-reading commits and trees in bulk uses pygit2, imported only when needed.
+Plumbing commands run as subprocesses. History is read in bulk through git's
+batch modes (`diff-tree --stdin`, `cat-file --batch`): one process for a whole
+pushed range, nothing checked out. That proved fast enough (10,000 registry
+versions in about a second) without pygit2, whose import alone costs ~90 ms in
+every hook.
 """
 
 from __future__ import annotations

@@ -94,8 +94,9 @@ def tiny_fs(tmp_path: Path):
     subprocess.run(["umount", str(mnt)], check=False)
 
 
-def test_full_disk_during_add_loses_nothing(repo: Repo, tiny_fs: Path):
-    data = os.urandom(3 * 1024 * 1024)
+@pytest.mark.parametrize("mib", [3, 20], ids=["streamed", "kernel-copied"])
+def test_full_disk_during_add_loses_nothing(repo: Repo, tiny_fs: Path, mib: int):
+    data = os.urandom(mib * 1024 * 1024)
     repo.write("big.bin", data)
     env = dict(os.environ, GITFILER_CACHE_DIR=str(tiny_fs))
     before = snapshot(repo.path)

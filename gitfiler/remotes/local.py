@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Iterator
 
-from ..errors import RemoteError
+from ..errors import IntegrityError, ObjectMissingError, RemoteError
 from ..objects import ObjectStore, Progress
 from . import Remote
 
@@ -37,12 +37,20 @@ class LocalRemote(Remote):
 
     def upload(self, store: ObjectStore, oid: str, progress: Progress | None = None) -> None:
         self.check_access()
-        with store.open(oid) as src:
-            self.objects.write_stream(src, expected=oid, progress=progress)
+        if not store.has(oid):
+            raise ObjectMissingError(f"object {oid} is not in the cache; cannot upload it")
+        try:
+            self.objects.write_file(store.path(oid), expected=oid, progress=progress)
+        except IntegrityError:
+            raise IntegrityError(f"corrupt cache object {store.path(oid)}: its bytes do not hash to {oid}; not uploaded (run 'git filer fsck')", oid=oid) from None
 
     def download(self, oid: str, store: ObjectStore, progress: Progress | None = None, size: int | None = None) -> None:
-        with self.objects.open(oid) as src:
-            store.write_stream(src, expected=oid, progress=progress)
+        if not self.objects.has(oid):
+            raise ObjectMissingError(f"object {oid} is not in {self.url}")
+        try:
+            store.write_file(self.objects.path(oid), expected=oid, progress=progress)
+        except IntegrityError:
+            raise IntegrityError(f"remote '{self.name}': object {self.objects.path(oid)} is corrupt (its bytes do not hash to {oid}); nothing was written", oid=oid) from None
 
     def delete(self, oid: str) -> None:
         self.objects.remove(oid)

@@ -152,16 +152,14 @@ class ObjectStore:
 
     # -- writing -------------------------------------------------------------
 
-    def write_stream(self, src: BinaryIO, expected: str | None = None, progress: Progress | None = None) -> WriteResult:
-        """Stream `src` into the store. With `expected`, a mismatch raises and stores nothing."""
-        tmp_dir = self.path(expected) if expected else os.path.join(self.root, "objects", "sha256", "tmp")
-        tmp_dir = os.path.dirname(tmp_dir)
+    def _write_via_temp(self, expected: str | None, fill: Callable[[str], tuple[str, int]]) -> WriteResult:
+        """Have `fill` write a temp file beside the target and return (oid, size) of what it
+        wrote; store it under that oid, or nothing at all if it is not `expected`."""
+        tmp_dir = os.path.dirname(self.path(expected)) if expected else os.path.join(self.root, "objects", "sha256", "tmp")
         self._ensure_dir(tmp_dir)
         tmp = temp_name_beside(os.path.join(tmp_dir, "x"))
-        h = hashlib.sha256()
         try:
-            with open(tmp, "wb") as out:
-                size = copy_stream(src, out, progress, h)
+            oid, size = fill(tmp)
         except OSError as err:
             _unlink_quietly(tmp)
             if _is_disk_full(err):
@@ -170,11 +168,38 @@ class ObjectStore:
         except BaseException:
             _unlink_quietly(tmp)
             raise
-        oid = OID_PREFIX + h.hexdigest()
         if expected and oid != expected:
             _unlink_quietly(tmp)
             raise IntegrityError(f"bytes received for {expected} hash to {oid}; refusing to store them", oid=expected)
         return self._commit(tmp, oid, size)
+
+    def write_stream(self, src: BinaryIO, expected: str | None = None, progress: Progress | None = None) -> WriteResult:
+        """Stream `src` into the store, hashing on the way. With `expected`, a mismatch raises and stores nothing."""
+
+        def fill(tmp: str) -> tuple[str, int]:
+            h = hashlib.sha256()
+            with open(tmp, "wb") as out:
+                size = copy_stream(src, out, progress, h)
+            return OID_PREFIX + h.hexdigest(), size
+
+        return self._write_via_temp(expected, fill)
+
+    def write_file(self, src_path: str, expected: str | None = None, progress: Progress | None = None) -> WriteResult:
+        """Copy a file in. A large one is copied by the kernel (or reflinked) beside the target and
+        the copy itself is then hashed from the page cache: the stored bytes are exactly the
+        hashed ones, at the cost of `cp` + `sha256sum`."""
+        if os.path.getsize(src_path) < BIG_FILE:
+            with open(src_path, "rb") as src:
+                return self.write_stream(src, expected, progress)
+
+        def fill(tmp: str) -> tuple[str, int]:
+            from .links import try_reflink
+
+            if not try_reflink(src_path, tmp):
+                _copy_plain(src_path, tmp)
+            return hash_file(tmp, progress)
+
+        return self._write_via_temp(expected, fill)
 
     def temp_path_for(self, oid: str) -> str:
         """A fresh temp name in the directory `oid` will land in, for writers that fill a file themselves."""
@@ -190,35 +215,6 @@ class ObjectStore:
             _unlink_quietly(tmp)
             raise
         if oid != expected:
-            _unlink_quietly(tmp)
-            raise IntegrityError(f"bytes received for {expected} hash to {oid}; refusing to store them", oid=expected)
-        return self._commit(tmp, oid, size)
-
-    def write_file(self, src_path: str, expected: str | None = None, progress: Progress | None = None) -> WriteResult:
-        """Copy a file in: the kernel copies (or reflinks) it beside the target, then the
-        copy itself is hashed from the page cache. Hashing the copy, not the source, means
-        the stored bytes are exactly the hashed ones; this costs what `sha256sum` + `cp` do."""
-        if os.path.getsize(src_path) < BIG_FILE:
-            with open(src_path, "rb") as src:
-                return self.write_stream(src, expected, progress)
-        tmp_dir = os.path.dirname(self.path(expected)) if expected else os.path.join(self.root, "objects", "sha256", "tmp")
-        self._ensure_dir(tmp_dir)
-        tmp = temp_name_beside(os.path.join(tmp_dir, "x"))
-        try:
-            from .links import try_reflink
-
-            if not try_reflink(src_path, tmp):
-                _copy_plain(src_path, tmp)
-            oid, size = hash_file(tmp, progress)
-        except OSError as err:
-            _unlink_quietly(tmp)
-            if _is_disk_full(err):
-                raise disk_full(self.root) from err
-            raise
-        except BaseException:
-            _unlink_quietly(tmp)
-            raise
-        if expected and oid != expected:
             _unlink_quietly(tmp)
             raise IntegrityError(f"bytes received for {expected} hash to {oid}; refusing to store them", oid=expected)
         return self._commit(tmp, oid, size)

@@ -42,7 +42,7 @@ def run_demo(directory: str | None, say: Callable[[str], None]) -> None:
     say("# wrote models/model.bin (8 MiB of random weights)")
     sh([*filer, "add", "models/model.bin", "-m", "framework=demo"], work, "git filer add models/model.bin -m framework=demo")
     sh(["git", "commit", "-q", "-m", "model v1"], work)
-    sh([*filer, "push"], work, "git filer push")
+    sh([*filer, "push"], work, "git filer push   # the post-commit hook already uploaded; push asks the remote again")
     sh([*filer, "status"], work, "git filer status")
     sh(["git", "push", "-q", origin, "main"], work)
     sh(["git", "clone", "-q", origin, clone], base)

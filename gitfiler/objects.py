@@ -152,9 +152,10 @@ class ObjectStore:
 
     # -- writing -------------------------------------------------------------
 
-    def _write_via_temp(self, expected: str | None, fill: Callable[[str], tuple[str, int]]) -> WriteResult:
+    def write_with(self, expected: str | None, fill: Callable[[str], tuple[str, int]]) -> WriteResult:
         """Have `fill` write a temp file beside the target and return (oid, size) of what it
-        wrote; store it under that oid, or nothing at all if it is not `expected`."""
+        wrote; store it under that oid, or nothing at all if it is not `expected`.
+        Every way of writing an object (streams, file copies, ranged downloads) goes through here."""
         tmp_dir = os.path.dirname(self.path(expected)) if expected else os.path.join(self.root, "objects", "sha256", "tmp")
         self._ensure_dir(tmp_dir)
         tmp = temp_name_beside(os.path.join(tmp_dir, "x"))
@@ -182,7 +183,7 @@ class ObjectStore:
                 size = copy_stream(src, out, progress, h)
             return OID_PREFIX + h.hexdigest(), size
 
-        return self._write_via_temp(expected, fill)
+        return self.write_with(expected, fill)
 
     def write_file(self, src_path: str, expected: str | None = None, progress: Progress | None = None) -> WriteResult:
         """Copy a file in. A large one is copied by the kernel (or reflinked) beside the target and
@@ -199,25 +200,7 @@ class ObjectStore:
                 _copy_plain(src_path, tmp)
             return hash_file(tmp, progress)
 
-        return self._write_via_temp(expected, fill)
-
-    def temp_path_for(self, oid: str) -> str:
-        """A fresh temp name in the directory `oid` will land in, for writers that fill a file themselves."""
-        target = self.path(oid)
-        self._ensure_dir(os.path.dirname(target))
-        return temp_name_beside(target)
-
-    def commit_temp(self, tmp: str, expected: str) -> WriteResult:
-        """Hash a temp file filled by someone else; rename it into place only if it is `expected`."""
-        try:
-            oid, size = hash_file(tmp)
-        except BaseException:
-            _unlink_quietly(tmp)
-            raise
-        if oid != expected:
-            _unlink_quietly(tmp)
-            raise IntegrityError(f"bytes received for {expected} hash to {oid}; refusing to store them", oid=expected)
-        return self._commit(tmp, oid, size)
+        return self.write_with(expected, fill)
 
     def write_bytes(self, data: bytes) -> WriteResult:
         import io

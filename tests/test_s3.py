@@ -113,3 +113,17 @@ def test_credentials_never_land_in_tracked_config(repo: Repo):
     (repo.path / ".gitfiler/config.yaml").write_text(cfg + "aws_secret_access_key: hunter2\n")
     proc = repo.filer("status", check=False)
     assert proc.returncode == 3 and "looks like a credential" in proc.stderr
+
+
+def test_s3_large_object_uses_multipart_and_ranged_download(s3_repo, tmp_path: Path):
+    repo, bucket, client = s3_repo
+    big = os.urandom(70 * 1024 * 1024)  # above the 64 MiB ranged-download threshold
+    repo.write("big.bin", big)
+    repo.filer("add", "big.bin")
+    repo.commit_without_autopush("big")
+    repo.filer("push")
+    head = client.head_object(Bucket=bucket, Key=key(hashlib.sha256(big).hexdigest()))
+    assert "-" in head["ETag"]  # a multipart upload's ETag carries the part count
+    clone = clone_of(repo, tmp_path)
+    run(["git", "filer", "pull"], clone)
+    assert (clone / "big.bin").read_bytes() == big

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 from ..config import RemoteConfig
 from ..errors import IntegrityError, ObjectMissingError, RemoteError
-from ..objects import OID_PREFIX, ObjectStore, Progress, oid_of_relpath, relpath_of
+from ..objects import OID_PREFIX, ObjectStore, Progress, hash_file, oid_of_relpath, relpath_of
 from . import Remote
 
 SMALL_OBJECT = 8 * 1024 * 1024
@@ -185,23 +185,17 @@ class S3Remote(Remote):
         try:
             if size is not None and size > self.transfer_config.multipart_threshold:
                 # Large objects: parallel ranged GETs into a temp file, hashed before it is renamed into the cache.
-                tmp = store.temp_path_for(oid)
-                try:
-                    with self._large:
-                        self.client.download_file(self.bucket, self.key(oid), tmp, Config=self.transfer_config, Callback=progress)
-                except self._errors as err:
-                    _unlink(tmp)
-                    if _status(err) == 404 and _code(err) != "NoSuchBucket":
-                        raise ObjectMissingError(f"remote '{self.name}' does not have object {oid}") from None
-                    raise self._fail(err, f"downloading {oid}") from None
-                except OSError as err:
-                    _unlink(tmp)
-                    from ..objects import _is_disk_full, disk_full
+                def fill(tmp: str) -> tuple[str, int]:
+                    try:
+                        with self._large:
+                            self.client.download_file(self.bucket, self.key(oid), tmp, Config=self.transfer_config, Callback=progress)
+                    except self._errors as err:
+                        if _status(err) == 404 and _code(err) != "NoSuchBucket":
+                            raise ObjectMissingError(f"remote '{self.name}' does not have object {oid}") from None
+                        raise self._fail(err, f"downloading {oid}") from None
+                    return hash_file(tmp)
 
-                    if _is_disk_full(err):
-                        raise disk_full(store.root) from err
-                    raise
-                store.commit_temp(tmp, oid)
+                store.write_with(oid, fill)
                 return
             reader = _ResumingBody(self, oid)
             try:
@@ -277,13 +271,6 @@ class _ResumingBody:
             except Exception:  # closing a broken stream must not mask the real error
                 pass
             self.body = None
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
 
 
 def _status(err: Exception) -> int | None:

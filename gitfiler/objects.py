@@ -239,9 +239,19 @@ class ObjectStore:
         with self.open(oid) as f:
             data = f.read()
         if digest_bytes(data) != oid:
-            raise IntegrityError(f"corrupt object {self.path(oid)}: content does not hash to {oid}", oid=oid, path=self.path(oid))
+            raise self.corrupt(oid)
         self.verified.add(oid)
         return data
+
+    def corrupt(self, oid: str) -> IntegrityError:
+        """The error for a stored object whose bytes do not hash to its name."""
+        path = self.path(oid)
+        return IntegrityError(f"corrupt object {path}: content does not hash to {oid}; run 'git filer fsck' and pull again", oid=oid, path=path)
+
+    def check(self, oid: str) -> None:
+        """Raise unless the object's bytes hash to `oid` (free if this process already checked it)."""
+        if oid not in self.verified and not self.verify(oid):
+            raise self.corrupt(oid)
 
     def verify(self, oid: str, progress: Progress | None = None) -> bool:
         try:
@@ -273,11 +283,7 @@ class ObjectStore:
             raise
         if OID_PREFIX + h.hexdigest() != oid:
             _unlink_quietly(dest)
-            raise IntegrityError(
-                f"corrupt object {src_path}: content does not hash to {oid}; run 'git filer fsck' and pull again",
-                oid=oid,
-                path=src_path,
-            )
+            raise self.corrupt(oid)
         self.verified.add(oid)
 
     def iter_oids(self) -> Iterator[str]:

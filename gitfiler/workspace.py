@@ -209,8 +209,7 @@ def place(project: Project, oid: str, rel: str, *, executable: bool = False, str
     how = strategy or project.config.checkout
     try:
         if how in ("hardlink", "symlink"):
-            if oid not in store.verified and not store.verify(oid):
-                raise_corrupt(store, oid)
+            store.check(oid)
             if how == "hardlink":
                 os.link(store.path(oid), tmp)
             else:
@@ -230,12 +229,6 @@ def place(project: Project, oid: str, rel: str, *, executable: bool = False, str
         except OSError:
             pass
         raise
-
-
-def raise_corrupt(store: ObjectStore, oid: str) -> None:
-    from .errors import IntegrityError
-
-    raise IntegrityError(f"corrupt object {store.path(oid)}: content does not hash to {oid}; run 'git filer fsck'", oid=oid, path=store.path(oid))
 
 
 def _replaceable(project: Project, rel: str, st: os.stat_result, wanted: str, force: bool, previous: dict[str, str]) -> tuple[bool, bool]:

@@ -114,21 +114,21 @@ def _selected_entries(project: Project, paths: list[str], include: tuple[str, ..
 
 
 def fetch(
-    project: Project, entries: list[Entry], *, remote: str | None, jobs: int, sink: ProgressSink | None
+    project: Project, entries: list[Entry], *, remote: str | None, jobs: int, sink: ProgressSink | None, offline: bool = False,
 ) -> tuple[TransferResult, dict[str, list[ManifestEntry]], list[tuple[str, str]]]:
-    """Download into the cache what `entries` need and it lacks: manifests first, then files."""
+    """Download into the cache what `entries` need and it lacks: manifests first, then files.
+    `offline`: download nothing, only read the manifests the cache already has."""
     store = project.store
     result = TransferResult("download")
     problems: list[tuple[str, str]] = []
     rem = None
 
-    def get(oids: list[str], sizes: dict[str, int], progress: ProgressSink | None) -> set[str]:
+    def get(oids: list[str], sizes: dict[str, int], progress: ProgressSink | None) -> None:
+        # Whatever is still absent afterwards is reported per artifact by the caller.
         nonlocal rem
         todo = [o for o in dict.fromkeys(oids) if not store.has(o)]
-        if not todo:
-            return set()
-        if remote is False:  # type: ignore[comparison-overlap]
-            return set(todo)
+        if not todo or offline:
+            return
         if rem is None:
             rem = project.remote(remote, jobs=jobs)
         from ..transfer import download
@@ -136,7 +136,6 @@ def fetch(
         r = download(store, rem, todo, sizes, jobs, progress)
         result.merge(r)
         project.state.remote_mark(rem.name, set(todo) - {o for o, _ in r.failures})
-        return {o for o, _ in r.failures}
 
     dirs = [e for e in entries if e.kind == "dir"]
     get([e.oid for e in dirs], {}, None)
@@ -176,7 +175,7 @@ def pull(
     previous: dict[str, str] | None = None,
 ) -> SyncResult:
     chosen = entries if entries is not None else _selected_entries(project, paths, include, exclude)
-    transfer, manifests, problems = fetch(project, chosen, remote=False if offline else remote, jobs=jobs, sink=sink)  # type: ignore[arg-type]
+    transfer, manifests, problems = fetch(project, chosen, remote=remote, jobs=jobs, sink=sink, offline=offline)
     out = SyncResult(transfer, artifacts=len(chosen), problems=problems)
     failed = dict(transfer.failures)
     attributed: set[str] = set()

@@ -17,6 +17,11 @@ CONFIG_VERSION = 1
 TRACKED = ".gitfiler/config.yaml"
 REMOTE_KEYS = {"url", "endpoint_url", "region", "profile", "max_attempts"}
 TOP_KEYS = {"version", "default_remote", "checkout", "autopush", "autopull", "large_file_threshold", "remotes", "cache_dir", "jobs"}
+# Settings that name a local path or change how files are placed on this machine. A repository
+# is untrusted input (invariant 7), so these come only from the per-clone config, the
+# environment or the command line; in the committed file they are ignored (as git-lfs
+# ignores unsafe keys in .lfsconfig) and `ignored` says so.
+LOCAL_ONLY_KEYS = ("cache_dir", "checkout")
 _SECRET_WORDS = ("secret", "password", "token", "access_key", "credential")
 
 
@@ -28,6 +33,7 @@ class RemoteConfig:
     region: str | None = None
     profile: str | None = None
     max_attempts: int | None = None
+    committed: bool = False  # named by the repository's committed config, not by this user
 
     def to_doc(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"url": self.url}
@@ -47,6 +53,7 @@ class Config:
     cache_dir: str | None = None
     jobs: int | None = None
     remotes: dict[str, RemoteConfig] = field(default_factory=dict)
+    ignored: list[str] = field(default_factory=list)  # committed keys not honoured (LOCAL_ONLY_KEYS)
 
 
 DEFAULT_JOBS = 16
@@ -100,12 +107,16 @@ def _refuse_secrets(node: Any, where: str) -> None:
 
 def merge(tracked: dict[str, Any], local: dict[str, Any]) -> Config:
     cfg = Config()
-    for doc in (tracked, local):
+    for doc, committed in ((tracked, True), (local, False)):
         for key in ("default_remote", "checkout", "autopush", "autopull", "large_file_threshold", "cache_dir", "jobs"):
-            if key in doc:
-                setattr(cfg, key, doc[key])
+            if key not in doc:
+                continue
+            if committed and key in LOCAL_ONLY_KEYS:
+                cfg.ignored.append(key)
+                continue
+            setattr(cfg, key, doc[key])
         for name, settings in (doc.get("remotes") or {}).items():
-            cfg.remotes[name] = RemoteConfig(name=name, **settings)
+            cfg.remotes[name] = RemoteConfig(name=name, committed=committed, **settings)
     env_checkout = os.environ.get("GITFILER_CHECKOUT")
     if env_checkout:
         if env_checkout not in STRATEGIES:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import BinaryIO
 
 _FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
 _reflink_ok: dict[int, bool] = {}
@@ -11,7 +12,12 @@ STRATEGIES = ("auto", "reflink", "copy", "hardlink", "symlink")
 
 
 def try_reflink(src: str, dest: str) -> bool:
-    """Clone `src` to a new file `dest` sharing its blocks; False where the filesystem cannot.
+    with open(src, "rb") as s:
+        return try_reflink_fd(s, dest)
+
+
+def try_reflink_fd(s: BinaryIO, dest: str) -> bool:
+    """Clone open file `s` to a new file `dest` sharing its blocks; False where the filesystem cannot.
 
     The answer is remembered per device so a filesystem without reflink costs one failed ioctl.
     """
@@ -26,7 +32,7 @@ def try_reflink(src: str, dest: str) -> bool:
     except ImportError:  # not POSIX
         _reflink_ok[dev] = False
         return False
-    with open(src, "rb") as s, open(dest, "wb") as d:
+    with open(dest, "wb") as d:
         try:
             fcntl.ioctl(d.fileno(), _FICLONE, s.fileno())
         except OSError:

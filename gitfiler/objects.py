@@ -24,6 +24,9 @@ BIG_FILE = 16 * 1024 * 1024
 OID_PREFIX = "sha256:"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 TEMP_PREFIX = ".tmp-"
+# A directory manifest's size is not declared anywhere before it is fetched; this caps it
+# (about a million entries), so a hostile remote cannot stream without bound.
+MAX_MANIFEST_BYTES = 256 * 1024 * 1024
 
 Progress = Callable[[int], None]
 
@@ -71,19 +74,23 @@ def _buffer_for(f: BinaryIO) -> bytearray:
 
 def hash_file(path: str, progress: Progress | None = None) -> tuple[str, int]:
     """Stream a file through SHA-256; returns (oid, size)."""
+    with open(path, "rb") as f:
+        return hash_stream(f, progress)
+
+
+def hash_stream(f: BinaryIO, progress: Progress | None = None) -> tuple[str, int]:
     h = hashlib.sha256()
     size = 0
-    with open(path, "rb") as f:
-        buf = _buffer_for(f)
-        view = memoryview(buf)
-        while True:
-            n = f.readinto(buf)
-            if not n:
-                break
-            h.update(view[:n])
-            size += n
-            if progress:
-                progress(n)
+    buf = _buffer_for(f)
+    view = memoryview(buf)
+    while True:
+        n = f.readinto(buf)  # type: ignore[attr-defined]
+        if not n:
+            break
+        h.update(view[:n])
+        size += n
+        if progress:
+            progress(n)
     return OID_PREFIX + h.hexdigest(), size
 
 
@@ -101,8 +108,15 @@ def temp_name_beside(target: str) -> str:
     return os.path.join(os.path.dirname(target), f"{TEMP_PREFIX}{os.urandom(8).hex()}")
 
 
-def copy_stream(src: BinaryIO, dst: BinaryIO, progress: Progress | None = None, hasher: "hashlib._Hash | None" = None) -> int:
-    """Copy src to dst in fixed-size chunks, feeding `hasher`; memory stays flat."""
+class TooLarge(Exception):
+    """A source delivered more bytes than its declared size."""
+
+
+def copy_stream(
+    src: BinaryIO, dst: BinaryIO, progress: Progress | None = None, hasher: "hashlib._Hash | None" = None, limit: int | None = None,
+) -> int:
+    """Copy src to dst in fixed-size chunks, feeding `hasher`; memory stays flat.
+    With `limit`, raises TooLarge as soon as more than `limit` bytes arrive."""
     buf = _buffer_for(src)
     view = memoryview(buf)
     total = 0
@@ -110,6 +124,8 @@ def copy_stream(src: BinaryIO, dst: BinaryIO, progress: Progress | None = None, 
         n = src.readinto(buf)  # type: ignore[attr-defined]
         if not n:
             break
+        if limit is not None and total + n > limit:
+            raise TooLarge(total + n)
         if hasher is not None:
             hasher.update(view[:n])
         dst.write(view[:n])
@@ -129,8 +145,12 @@ class WriteResult:
 class ObjectStore:
     """Objects at `<root>/objects/sha256/<2 hex>/<62 hex>`, read-only once written."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, *, durable: bool = False) -> None:
         self.root = root
+        # A store that may hold the only copy (a local-directory remote, often a NAS) fsyncs each
+        # object before it becomes visible, and the directories that name them before a batch ends.
+        self.durable = durable
+        self._dirty_dirs: set[str] = set()
         # Objects this process verified (written or re-hashed); a fresh copy out
         # of the store need not be hashed a second time.
         self.verified: set[str] = set()
@@ -138,14 +158,38 @@ class ObjectStore:
 
     def _ensure_dir(self, directory: str) -> None:
         if directory not in self._made:
+            if self.durable and not os.path.isdir(directory):
+                self._dirty_dirs.add(os.path.dirname(directory))
             os.makedirs(directory, exist_ok=True)
             self._made.add(directory)
+
+    def temp(self) -> str:
+        """A fresh temp path on this store's filesystem, where a killed writer's leftovers get swept."""
+        from .tempfiles import area
+
+        return area(os.path.join(self.root, "tmp")).name()
+
+    def flush(self) -> None:
+        """Make the names of objects written so far durable (one fsync per touched directory)."""
+        dirs, self._dirty_dirs = self._dirty_dirs, set()
+        for d in sorted(dirs, key=len, reverse=True):
+            _fsync_path(d)
 
     def path(self, oid: str) -> str:
         return os.path.join(self.root, relpath_of(oid))
 
-    def has(self, oid: str) -> bool:
-        return os.path.exists(self.path(oid))
+    def has(self, oid: str, size: int | None = None) -> bool:
+        """Whether the object is stored (as a regular file, never a link), with `size` bytes when given.
+
+        A wrong size is a torn write (power loss before it was flushed) or tampering: such an
+        object counts as absent, so it is fetched again rather than trusted."""
+        try:
+            st = os.lstat(self.path(oid))
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        if not stat.S_ISREG(st.st_mode):
+            return False
+        return size is None or st.st_size == size
 
     def size(self, oid: str) -> int:
         return os.stat(self.path(oid)).st_size
@@ -156,9 +200,7 @@ class ObjectStore:
         """Have `fill` write a temp file beside the target and return (oid, size) of what it
         wrote; store it under that oid, or nothing at all if it is not `expected`.
         Every way of writing an object (streams, file copies, ranged downloads) goes through here."""
-        tmp_dir = os.path.dirname(self.path(expected)) if expected else os.path.join(self.root, "objects", "sha256", "tmp")
-        self._ensure_dir(tmp_dir)
-        tmp = temp_name_beside(os.path.join(tmp_dir, "x"))
+        tmp = self.temp()
         try:
             oid, size = fill(tmp)
         except OSError as err:
@@ -174,30 +216,46 @@ class ObjectStore:
             raise IntegrityError(f"bytes received for {expected} hash to {oid}; refusing to store them", oid=expected)
         return self._commit(tmp, oid, size)
 
-    def write_stream(self, src: BinaryIO, expected: str | None = None, progress: Progress | None = None) -> WriteResult:
-        """Stream `src` into the store, hashing on the way. With `expected`, a mismatch raises and stores nothing."""
+    def write_stream(
+        self, src: BinaryIO, expected: str | None = None, progress: Progress | None = None, limit: int | None = None,
+    ) -> WriteResult:
+        """Stream `src` into the store, hashing on the way. With `expected`, a mismatch raises and stores nothing.
+        With `limit` (the declared size), more bytes than that is a corrupt object: IntegrityError, nothing stored."""
 
         def fill(tmp: str) -> tuple[str, int]:
             h = hashlib.sha256()
             with open(tmp, "wb") as out:
-                size = copy_stream(src, out, progress, h)
+                try:
+                    size = copy_stream(src, out, progress, h, limit)
+                except TooLarge:
+                    raise IntegrityError(
+                        f"object {expected or '(new)'} delivered more than its declared {limit} bytes; refusing it", oid=expected or ""
+                    ) from None
             return OID_PREFIX + h.hexdigest(), size
 
         return self.write_with(expected, fill)
 
     def write_file(self, src_path: str, expected: str | None = None, progress: Progress | None = None) -> WriteResult:
-        """Copy a file in. A large one is copied by the kernel (or reflinked) beside the target and
-        the copy itself is then hashed from the page cache: the stored bytes are exactly the
-        hashed ones, at the cost of `cp` + `sha256sum`."""
-        if os.path.getsize(src_path) < BIG_FILE:
-            with open(src_path, "rb") as src:
-                return self.write_stream(src, expected, progress)
+        with open(src_path, "rb") as src:
+            return self.write_open(src, expected, progress)
+
+    def write_open(
+        self, src: BinaryIO, expected: str | None = None, progress: Progress | None = None, limit: int | None = None,
+    ) -> WriteResult:
+        """Copy an open regular file in. A large one is copied by the kernel (or reflinked) and the
+        copy itself is then hashed from the page cache: the stored bytes are exactly the hashed
+        ones, at the cost of `cp` + `sha256sum`. More than `limit` bytes is refused."""
+        size = os.fstat(src.fileno()).st_size
+        if limit is not None and size > limit:
+            raise IntegrityError(f"object {expected or '(new)'} holds {size} bytes, more than its declared {limit}; refusing it", oid=expected or "")
+        if size < BIG_FILE:
+            return self.write_stream(src, expected, progress, limit)
 
         def fill(tmp: str) -> tuple[str, int]:
-            from .links import try_reflink
+            from .links import try_reflink_fd
 
-            if not try_reflink(src_path, tmp):
-                _copy_plain(src_path, tmp)
+            if not try_reflink_fd(src, tmp):
+                _copy_fd(src, tmp)
             return hash_file(tmp, progress)
 
         return self.write_with(expected, fill)
@@ -211,12 +269,16 @@ class ObjectStore:
         target = self.path(oid)
         try:
             os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-            if os.path.exists(target):
+            if self.has(oid, size):
                 os.unlink(tmp)
                 created = False
             else:
+                if self.durable:
+                    _fsync_path(tmp)
                 self._ensure_dir(os.path.dirname(target))
                 os.replace(tmp, target)
+                if self.durable:
+                    self._dirty_dirs.add(os.path.dirname(target))
                 created = True
         except OSError as err:
             _unlink_quietly(tmp)
@@ -229,15 +291,32 @@ class ObjectStore:
     # -- reading -------------------------------------------------------------
 
     def open(self, oid: str) -> BinaryIO:
+        """The object for reading. A link or special file in its place (a tampered store:
+        `/dev/zero` streams forever) is refused as corrupt, never followed."""
+        path = self.path(oid)
         try:
-            return open(self.path(oid), "rb")
-        except FileNotFoundError:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        except (FileNotFoundError, NotADirectoryError):
             raise ObjectMissingError(f"object {oid} is not in {self.root}") from None
+        except OSError as err:
+            if err.errno == errno.ELOOP:
+                raise IntegrityError(f"object {path} is a symlink, not a stored object; refusing to follow it", oid=oid, path=path) from None
+            raise
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise IntegrityError(f"object {path} is not a regular file; refusing to read it", oid=oid, path=path)
+            os.set_blocking(fd, True)
+        except BaseException:
+            os.close(fd)
+            raise
+        return os.fdopen(fd, "rb")
 
-    def read_verified(self, oid: str) -> bytes:
-        """Whole object in memory, checked; only for small objects such as manifests."""
+    def read_verified(self, oid: str, limit: int = MAX_MANIFEST_BYTES) -> bytes:
+        """Whole object in memory, checked; only for small objects such as manifests (capped at `limit`)."""
         with self.open(oid) as f:
-            data = f.read()
+            data = f.read(limit + 1)
+        if len(data) > limit:
+            raise IntegrityError(f"object {self.path(oid)} is larger than {limit} bytes; it is not a directory manifest", oid=oid)
         if digest_bytes(data) != oid:
             raise self.corrupt(oid)
         self.verified.add(oid)
@@ -255,9 +334,10 @@ class ObjectStore:
 
     def verify(self, oid: str, progress: Progress | None = None) -> bool:
         try:
-            actual, _ = hash_file(self.path(oid), progress)
-        except FileNotFoundError:
-            raise ObjectMissingError(f"object {oid} is not in {self.root}") from None
+            with self.open(oid) as f:
+                actual, _ = hash_stream(f, progress)
+        except IntegrityError:
+            return False
         ok = actual == oid
         if ok:
             self.verified.add(oid)
@@ -265,18 +345,16 @@ class ObjectStore:
 
     def copy_out(self, oid: str, dest: str, progress: Progress | None = None) -> None:
         """Copy an object to `dest` (a temp path the caller renames), verifying unless already verified."""
-        src_path = self.path(oid)
         try:
-            if oid in self.verified:
-                _copy_plain(src_path, dest)
-                if progress:
-                    progress(os.path.getsize(dest))
-                return
-            h = hashlib.sha256()
-            with open(src_path, "rb") as src, open(dest, "wb") as out:
-                copy_stream(src, out, progress, h)
-        except FileNotFoundError:
-            raise ObjectMissingError(f"object {oid} is not in {self.root}") from None
+            with self.open(oid) as src:
+                if oid in self.verified:
+                    _copy_fd(src, dest)
+                    if progress:
+                        progress(os.path.getsize(dest))
+                    return
+                h = hashlib.sha256()
+                with open(dest, "wb") as out:
+                    copy_stream(src, out, progress, h)
         except OSError as err:
             if _is_disk_full(err):
                 raise disk_full(os.path.dirname(dest)) from err
@@ -311,11 +389,14 @@ class ObjectStore:
             return False
 
     def clean_temp(self, older_than_s: float = 3600.0) -> int:
-        """Delete temp files left by killed writers; only old ones, so live writers are safe."""
+        """Delete temp files left by killed writers: their process directories, and loose
+        `.tmp-*` files older versions left beside objects (only old ones: a live writer is safe)."""
         import time
 
+        from .tempfiles import area
+
+        removed = area(os.path.join(self.root, "tmp")).sweep()
         cutoff = time.time() - older_than_s
-        removed = 0
         base = os.path.join(self.root, "objects", "sha256")
         for dirpath, _dirs, files in os.walk(base):
             for name in files:
@@ -329,10 +410,14 @@ class ObjectStore:
                         pass
         return removed
 
-
 def _copy_plain(src: str, dest: str) -> None:
+    with open(src, "rb") as s:
+        _copy_fd(s, dest)
+
+
+def _copy_fd(s: BinaryIO, dest: str) -> None:
     """A kernel-side copy (sendfile): no Python buffers, none of shutil's extra stats."""
-    with open(src, "rb") as s, open(dest, "wb") as d:
+    with open(dest, "wb") as d:
         size = os.fstat(s.fileno()).st_size
         offset = 0
         while offset < size:
@@ -340,6 +425,14 @@ def _copy_plain(src: str, dest: str) -> None:
             if sent == 0:
                 break
             offset += sent
+
+
+def _fsync_path(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _unlink_quietly(path: str) -> None:

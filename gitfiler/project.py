@@ -13,10 +13,11 @@ from typing import Any
 
 from . import git
 from .config import TRACKED, Config, RemoteConfig, merge, validate_doc
-from .errors import ConfigError, FilerError, RegistryError
+from .errors import ConfigError, FilerError, RegistryError, UnsafePathError
 from .objects import ObjectStore
-from .registry import SUFFIX, Entry, from_mapping, parse_doc, parse_yaml
+from .registry import MAX_REGISTRY_BYTES, SUFFIX, Entry, from_mapping, parse_doc, parse_yaml
 from .state import State, stat_key
+from .treefs import TreeFS
 
 ENV_CACHE = "GITFILER_CACHE_DIR"
 ENV_REMOTE = "GITFILER_REMOTE"
@@ -28,8 +29,9 @@ class Project:
         self.git_dir = git_dir
         self.common_dir = common_dir
         self._cache_override = cache_dir
-        # Directories already checked not to lead out of the work tree through a symlink.
-        self.safe_dirs: set[str] = set()
+        # Every work-tree read, write and removal goes through this: no planted link is followed.
+        self.tree = TreeFS(root, self.temp_for)
+        self._temp_dev: dict[int, bool] = {}
 
     @classmethod
     def find(cls, start: str = ".", *, cache_dir: str | None = None, require_git: bool = True) -> "Project":
@@ -63,6 +65,27 @@ class Project:
             return self.filer_dir
         return os.path.join(os.path.expanduser("~"), ".cache", "gitfiler")
 
+    @property
+    def temp_base(self) -> str:
+        """Where work-tree writes are prepared: under the git dir, which git never shows or commits."""
+        if self.git_dir:
+            return os.path.join(self.git_dir, "filer", "tmp")
+        return os.path.join(self.cache_dir, "tmp")
+
+    def temp_for(self, target: str) -> str:
+        """A temp path that can be renamed onto `target` atomically: in the temp area when it is on
+        the same filesystem as the target's directory, else beside the target."""
+        from .objects import temp_name_beside
+        from .tempfiles import area
+
+        tmp_area = area(self.temp_base)
+        dev = os.stat(os.path.dirname(target)).st_dev
+        same = self._temp_dev.get(dev)
+        if same is None:
+            name = tmp_area.name()
+            same = self._temp_dev[dev] = os.stat(os.path.dirname(name)).st_dev == dev
+        return tmp_area.name() if same else temp_name_beside(target)
+
     @cached_property
     def store(self) -> ObjectStore:
         return ObjectStore(self.cache_dir)
@@ -82,11 +105,11 @@ class Project:
 
     # -- small parsed files ----------------------------------------------------------------
 
-    def _parsed_yaml(self, path: str, key: str, cached: dict[str, Any] | None = None) -> tuple[Any, bool]:
-        """(document, found) for a small YAML file, parsed at most once per change of its stat."""
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
+    def _parsed_yaml(self, rel: str, key: str, cached: dict[str, Any] | None = None) -> tuple[Any, bool]:
+        """(document, found) for a small YAML file in the work tree, parsed at most once per change
+        of its stat. Read without following links and refused above 1 MiB (invariant 7)."""
+        st = self.tree.lstat(rel)
+        if st is None:
             return None, False
         sk = stat_key(st)
         entry = cached.get(key) if cached is not None else None
@@ -99,8 +122,13 @@ class Project:
             doc = self.state.parsed_get(key, sk)
             if doc is not None:
                 return doc, True
-        with open(path, "rb") as f:
-            data = f.read(1 << 20)
+        error = ConfigError if key == TRACKED else RegistryError
+        try:
+            data = self.tree.read_capped(rel, MAX_REGISTRY_BYTES, "gitfiler file")
+        except UnsafePathError as err:
+            raise error(str(err)) from None
+        if data is None:
+            return None, False
         doc = parse_yaml(data, key, ConfigError) if key == TRACKED else parse_doc(data, key)
         self._pending_parsed.append((key, sk, doc))
         return doc, True
@@ -121,7 +149,7 @@ class Project:
 
     @cached_property
     def config(self) -> Config:
-        tracked, _ = self._parsed_yaml(os.path.join(self.root, TRACKED), TRACKED)
+        tracked, _ = self._parsed_yaml(TRACKED, TRACKED)
         local: Any = None
         if self.local_config_path:
             try:
@@ -171,19 +199,37 @@ class Project:
         return sorted(out)
 
     def load_entries(self, registries: list[str] | None = None) -> list[Entry]:
+        """Every entry (or those of `registries`); the first bad registry file raises."""
+        entries, problems = self.load_entries_lenient(registries)
+        if problems:
+            raise problems[0][1]
+        return entries
+
+    def load_entries_lenient(self, registries: list[str] | None = None) -> tuple[list[Entry], list[tuple[str, FilerError]]]:
+        """(good entries, [(registry, error)] for the bad ones), so one bad registry file does not
+        stop the others. Two registry files that claim one path (or one inside the other) are
+        both bad: which bytes belong there would depend on the order they are read in."""
         listed = registries is None
         regs = self.registry_files() if listed else registries
         cached = self.state.parsed_many() if len(regs) > 20 else None
-        entries = []
+        entries: list[Entry] = []
+        problems: list[tuple[str, FilerError]] = []
         for reg in regs:
-            doc, found = self._parsed_yaml(self.abspath(reg), reg, cached)
-            if not found:
-                if listed:
-                    continue  # deleted in the work tree but still in git's index
-                raise RegistryError(f"{reg}: registry file not found")
-            entries.append(from_mapping(doc, reg))
+            try:
+                doc, found = self._parsed_yaml(reg, reg, cached)
+                if not found:
+                    if listed:
+                        continue  # deleted in the work tree but still in git's index
+                    raise RegistryError(f"{reg}: registry file not found")
+                entries.append(check_entry(from_mapping(doc, reg)))
+            except (RegistryError, UnsafePathError) as err:
+                problems.append((reg, err))
         self.flush_state()
-        return entries
+        clashes = overlapping(entries)
+        if clashes:
+            problems += [(e.registry, clashes[e.registry]) for e in entries if e.registry in clashes]
+            entries = [e for e in entries if e.registry not in clashes]
+        return entries, problems
 
     def select(self, entries: list[Entry], paths: list[str]) -> list[Entry]:
         """Entries named by `paths`: an artifact, its registry file, or a directory above them."""
@@ -206,3 +252,40 @@ class Project:
         if unmatched:
             raise FilerError(f"not tracked by gitfiler: {', '.join(sorted(unmatched))} (see 'git filer ls')")
         return chosen
+
+
+def check_entry(entry: Entry) -> Entry:
+    """Refuse an artifact path that would overwrite what gitfiler or git itself relies on."""
+    parts = entry.artifact.split("/")
+    if parts[0] == ".gitfiler" or entry.artifact.endswith(SUFFIX) or parts[-1] in (".gitignore", ".gitattributes", ".gitmodules"):
+        raise RegistryError(f"{entry.registry}: artifact path {entry.artifact!r} would overwrite a gitfiler or git file; refusing it")
+    return entry
+
+
+def overlapping(entries: list[Entry]) -> dict[str, RegistryError]:
+    """Registry files whose artifacts are the same path or one inside the other, each with its error."""
+    by_path: dict[str, Entry] = {}
+    out: dict[str, RegistryError] = {}
+
+    def clash(a: Entry, b: Entry) -> None:
+        for x, y in ((a, b), (b, a)):
+            out.setdefault(x.registry, RegistryError(
+                f"{x.registry}: artifact {x.artifact!r} overlaps {y.artifact!r} of {y.registry}; two registry files cannot "
+                "claim one path (remove one of them)"
+            ))
+
+    for e in sorted(entries, key=lambda e: e.artifact):
+        other = by_path.get(e.artifact)
+        if other is not None:
+            clash(e, other)
+            continue
+        by_path[e.artifact] = e
+    # A parent sorts before its children; check each path's ancestors.
+    for path, e in by_path.items():
+        parent = path.rpartition("/")[0]
+        while parent:
+            if parent in by_path:
+                clash(e, by_path[parent])
+                break
+            parent = parent.rpartition("/")[0]
+    return out

@@ -10,11 +10,14 @@ import os
 import posixpath
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import RegistryError, UnsafePathError
 from .objects import is_oid
 from .paths import check_relative
+
+if TYPE_CHECKING:
+    from .treefs import TreeFS
 
 SUFFIX = ".filer"
 SCHEMA_VERSION = 1
@@ -72,15 +75,54 @@ def _scalar(value: str) -> str:
     return out[:-4].rstrip() if out.endswith("\n...") or out.endswith(" ...") else out
 
 
-def parse_yaml(data: bytes, where: str, error: type[Exception] = RegistryError) -> Any:
-    """Safe-load YAML (never constructing Python objects); errors name `where`."""
+MAX_REGISTRY_BYTES = 1 << 20
+
+
+def _strict_loader() -> type:
+    """A safe loader that refuses what a small config file never needs and a hostile one abuses:
+    aliases (an alias bomb expands to gigabytes) and duplicate keys (two readers could disagree)."""
     import yaml
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class StrictLoader(base):  # type: ignore[misc, valid-type]
+        def construct_object(self, node, deep=False):  # type: ignore[no-untyped-def]
+            # An alias hands the constructor a node it has already seen.
+            if node in self.constructed_objects or node in self.recursive_objects:
+                raise yaml.constructor.ConstructorError(None, None, "aliases (*name) are not allowed", node.start_mark)
+            return super().construct_object(node, deep)
+
+        def construct_mapping(self, node, deep=False):  # type: ignore[no-untyped-def]
+            seen: set[tuple[str, str]] = set()
+            for key_node, _value in node.value:
+                key = (key_node.tag, str(key_node.value))
+                if key in seen or key_node.tag == "tag:yaml.org,2002:merge":
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate or merge key {key_node.value!r}", key_node.start_mark
+                    )
+                seen.add(key)
+            return super().construct_mapping(node, deep)
+
+    return StrictLoader
+
+
+_LOADER: type | None = None
+
+
+def parse_yaml(data: bytes, where: str, error: type[Exception] = RegistryError) -> Any:
+    """Safe-load YAML (never constructing Python objects; no aliases, no duplicate keys;
+    at most 1 MiB); errors name `where`."""
+    import yaml
+
+    global _LOADER
+    if len(data) > MAX_REGISTRY_BYTES:
+        raise error(f"{where}: larger than {MAX_REGISTRY_BYTES} bytes; it is not a gitfiler file (restore it with git)")
+    if _LOADER is None:
+        _LOADER = _strict_loader()
     try:
-        return yaml.load(data.decode("utf-8"), Loader=loader)
-    except (UnicodeDecodeError, yaml.YAMLError) as err:
-        problem = str(err).splitlines()[0]
+        return yaml.load(data.decode("utf-8"), Loader=_LOADER)
+    except (UnicodeDecodeError, yaml.YAMLError, RecursionError) as err:
+        problem = str(err).splitlines()[0] if not isinstance(err, RecursionError) else "nested too deeply"
         raise error(f"{where}: not valid YAML ({problem}); fix the file or restore it with git") from None
 
 
@@ -172,27 +214,18 @@ def from_mapping(doc: Any, registry: str) -> Entry:
 
 
 def read(root: str, registry: str) -> Entry:
-    try:
-        with open(os.path.join(root, registry), "rb") as f:
-            data = f.read(1 << 20)
-    except FileNotFoundError:
-        raise RegistryError(f"{registry}: registry file not found") from None
-    if len(data) >= 1 << 20:
-        raise RegistryError(f"{registry}: registry file is larger than 1 MiB; it is not a gitfiler registry file")
+    from .treefs import TreeFS
+
+    data = TreeFS(root).read_capped(registry, MAX_REGISTRY_BYTES, "registry file")
+    if data is None:
+        raise RegistryError(f"{registry}: registry file not found")
     return loads(data, registry)
 
 
-def write(root: str, entry: Entry) -> bool:
+def write(tree: "TreeFS", entry: Entry) -> bool:
     """Write atomically; returns False when the file already holds these exact bytes."""
-    from .fsutil import atomic_write_bytes
-
     data = dumps(entry)
-    target = os.path.join(root, entry.registry)
-    try:
-        with open(target, "rb") as f:
-            if f.read() == data:
-                return False
-    except FileNotFoundError:
-        pass
-    atomic_write_bytes(target, data)
+    if tree.read_capped(entry.registry, MAX_REGISTRY_BYTES, "registry file") == data:
+        return False
+    tree.write_atomic(entry.registry, data)
     return True

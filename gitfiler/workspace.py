@@ -3,6 +3,7 @@ cache objects into the work tree without ever losing a user's changes."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat as statmod
@@ -10,10 +11,10 @@ import time
 from dataclasses import dataclass, field
 
 from . import manifest
-from .errors import FilerError, UnsafePathError
+from .errors import DiskFullError, FilerError, UnsafePathError
 from .links import try_reflink
 from .manifest import ManifestEntry
-from .objects import ObjectStore, digest_bytes, hash_file, temp_name_beside, TEMP_PREFIX
+from .objects import TEMP_PREFIX, ObjectStore, digest_bytes, hash_stream
 from .paths import is_within
 from .project import Project
 from .registry import Entry
@@ -23,13 +24,18 @@ from .state import stat_key
 Scanned = tuple[str, os.stat_result]  # (path relative to the tracked directory, lstat of the file)
 
 
+def _into_cache(project: Project, path: str) -> bool:
+    """A link gitfiler itself placed (checkout strategy `symlink`) points at a cache object."""
+    return is_within(os.path.realpath(path), os.path.join(project.cache_dir, "objects"))
+
+
 def scan_dir(project: Project, top: str) -> list[Scanned]:
-    """Regular files below `top` (absolute), sorted; symlinks are refused unless they point into the cache.
+    """Regular files below `top` (absolute; the caller checked it is a real directory), sorted.
+    Links are refused unless they point into the cache; the walk never follows one.
 
     One lstat per file and nothing else: this is the whole cost of `status` on a large directory.
     """
     out: list[Scanned] = []
-    cache_objects = os.path.join(project.cache_dir, "objects")
     S_ISREG, S_ISLNK = statmod.S_ISREG, statmod.S_ISLNK
 
     def walk(path: str, prefix: str) -> None:
@@ -40,18 +46,27 @@ def scan_dir(project: Project, top: str) -> list[Scanned]:
                     continue
                 st = e.stat(follow_symlinks=False)
                 if S_ISREG(st.st_mode):
-                    if not e.name.startswith(TEMP_PREFIX):  # else: our own interrupted write
+                    if not e.name.startswith(TEMP_PREFIX):  # else: an interrupted write of an older version
                         out.append((prefix + e.name, st))
                 elif S_ISLNK(st.st_mode):
-                    if not is_within(os.path.realpath(e.path), cache_objects):
+                    if not _into_cache(project, e.path):
                         raise UnsafePathError(
-                            f"{e.path} is a symlink; gitfiler tracks regular files only (replace it with the file it points to)"
+                            f"{project.relpath(e.path)} is a symlink; gitfiler tracks regular files only and never follows a link "
+                            "(replace it with the file it points to, or remove it)"
                         )
                     out.append((prefix + e.name, os.stat(e.path)))
 
     walk(top, "")
     out.sort(key=lambda item: item[0])
     return out
+
+
+def _open_content(project: Project, rel: str):  # -> BinaryIO
+    """The bytes at `rel`: a regular file, or a cache object that a `symlink` checkout linked there."""
+    st = project.tree.lstat(rel)
+    if st is not None and statmod.S_ISLNK(st.st_mode) and _into_cache(project, project.abspath(rel)):
+        return open(os.path.realpath(project.abspath(rel)), "rb")
+    return project.tree.open_read(rel)
 
 
 def hash_files(
@@ -78,12 +93,9 @@ def hash_files(
 
     def one(item: tuple[str, os.stat_result]) -> tuple[str, tuple[int, int, int], str]:
         rel, st = item
-        path = project.abspath(rel)
-        if store is not None:
-            oid = store.write_file(path).oid
-        else:
-            oid, _ = hash_file(path)
-        after = os.stat(path)
+        with _open_content(project, rel) as f:
+            oid = store.write_open(f).oid if store is not None else hash_stream(f)[0]
+            after = os.fstat(f.fileno())
         if stat_key(after) != stat_key(st):
             raise FilerError(f"{rel} changed while it was being read; retry when it is no longer being written")
         return rel, stat_key(st), oid
@@ -114,14 +126,19 @@ class Current:
 
 
 def current(project: Project, artifact: str, *, store: ObjectStore | None = None, jobs: int = 8) -> Current:
-    """Hash (or recall) what is at `artifact` now; with `store`, also copy new content into it."""
-    path = project.abspath(artifact)
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
+    """Hash (or recall) what is at `artifact` now; with `store`, also copy new content into it.
+
+    A link that gitfiler did not place is never followed: it is reported as present with no oid
+    (so never "unchanged")."""
+    st = project.tree.lstat(artifact)
+    if st is None:
         return Current(exists=False)
+    if statmod.S_ISLNK(st.st_mode):
+        if not _into_cache(project, project.abspath(artifact)):
+            return Current(exists=True)
+        st = os.stat(project.abspath(artifact))
     if statmod.S_ISDIR(st.st_mode):
-        scanned = scan_dir(project, path)
+        scanned = scan_dir(project, project.abspath(artifact))
         # A directory whose every (path, inode, size, mtime, mode) is as last seen has the same manifest.
         facts = [(rel, st.st_ino, st.st_size, st.st_mtime_ns, st.st_mode) for rel, st in scanned]
         sig = hashlib.sha256(repr(facts).encode("utf-8", "surrogateescape")).hexdigest()
@@ -140,6 +157,8 @@ def current(project: Project, artifact: str, *, store: ObjectStore | None = None
         result = Current(True, digest_bytes(data), sum(e.size for e in entries), len(entries), entries, data)
         project.state.dir_store(artifact, sig, newest, result.oid or "", result.size, len(entries))
         return result
+    if not statmod.S_ISREG(st.st_mode):
+        return Current(exists=True)  # a FIFO or device: never read
     oid = hash_files(project, [(artifact, st)], store=store)[artifact]
     return Current(True, oid, st.st_size)
 
@@ -149,15 +168,13 @@ def current_many(project: Project, artifacts: list[str]) -> dict[str, Current]:
     out: dict[str, Current] = {}
     files: list[tuple[str, os.stat_result]] = []
     for rel in artifacts:
-        try:
-            st = os.stat(project.abspath(rel))
-        except FileNotFoundError:
+        st = project.tree.lstat(rel)
+        if st is None:
             out[rel] = Current(exists=False)
-            continue
-        if statmod.S_ISDIR(st.st_mode):
-            out[rel] = current(project, rel)
-        else:
+        elif statmod.S_ISREG(st.st_mode):
             files.append((rel, st))
+        else:
+            out[rel] = current(project, rel)
     oids = hash_files(project, files)
     for rel, st in files:
         out[rel] = Current(True, oids[rel], st.st_size)
@@ -170,9 +187,11 @@ def current_many(project: Project, artifacts: list[str]) -> dict[str, Current]:
 @dataclass
 class HydrateReport:
     todo: list[tuple[str, str, bool, int]] = field(default_factory=list)  # (oid, path, executable, size) to place
+    remove: list[str] = field(default_factory=list)  # files of an older version to delete
     written: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)  # user-modified files left alone
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (path, why) that cannot be hydrated at all
     unchanged: int = 0
     bytes: int = 0
 
@@ -182,31 +201,27 @@ def load_manifest(store: ObjectStore, entry: Entry) -> list[ManifestEntry]:
     return manifest.decode(data, f"{entry.registry} (manifest {entry.oid})")
 
 
-def _safe_target(project: Project, rel: str) -> str:
-    """The absolute target for `rel`, its directory created; refuses directories that a
-    symlink leads out of the work tree (invariant 5). Checked once per directory."""
-    target = project.abspath(rel)
-    parent = os.path.dirname(target)
-    if parent in project.safe_dirs:
-        return target
-    probe = parent
-    while not os.path.exists(probe):
-        probe = os.path.dirname(probe)
-    if not is_within(probe, project.root):
-        raise UnsafePathError(f"{rel}: its directory leads outside the repository through a symlink; refusing to write there")
-    os.makedirs(parent, exist_ok=True)
-    if not is_within(parent, project.root):
-        raise UnsafePathError(f"{rel}: its directory leads outside the repository through a symlink; refusing to write there")
-    project.safe_dirs.add(parent)
-    return target
+def _place_error(project: Project, rel: str, err: OSError) -> FilerError:
+    if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return DiskFullError(f"no space left on the device holding the work tree {project.root}; free some space and retry")
+    if err.errno == errno.EISDIR:
+        return FilerError(f"{rel} is a directory in the work tree but a file in the registry; move it away and retry")
+    if err.errno == errno.ENAMETOOLONG:
+        return FilerError(f"{rel}: the name is too long for this filesystem; rename the artifact in the repository")
+    return FilerError(f"{rel}: cannot write it ({err.strerror}); check the path and its permissions and retry")
 
 
 def place(project: Project, oid: str, rel: str, *, executable: bool = False, strategy: str | None = None) -> None:
-    """Write cache object `oid` at repo-relative `rel` atomically (temp beside, then rename)."""
+    """Write cache object `oid` at repo-relative `rel` atomically: prepared in the temp area,
+    then renamed over the target. No directory on the way may be a link."""
     store = project.store
-    target = _safe_target(project, rel)
-    tmp = temp_name_beside(target)
+    tree = project.tree
     how = strategy or project.config.checkout
+    try:
+        tree.makedirs(rel.rpartition("/")[0])
+        tmp = project.temp_for(project.abspath(rel))
+    except OSError as err:
+        raise _place_error(project, rel, err) from None
     try:
         if how in ("hardlink", "symlink"):
             store.check(oid)
@@ -219,26 +234,28 @@ def place(project: Project, oid: str, rel: str, *, executable: bool = False, str
             if not cloned:
                 store.copy_out(oid, tmp)
             os.chmod(tmp, 0o755 if executable else 0o644)
-        try:
-            os.replace(tmp, target)
-        except IsADirectoryError:
-            raise FilerError(f"{rel} is a directory in the work tree but a file in the registry; move it away and retry") from None
-    except BaseException:
+        tree.replace(tmp, rel)
+    except BaseException as err:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(err, DiskFullError):
+            raise _place_error(project, rel, OSError(errno.ENOSPC, "no space")) from None
+        if isinstance(err, OSError) and not isinstance(err, FilerError):
+            raise _place_error(project, rel, err) from None
         raise
 
 
-def _replaceable(project: Project, rel: str, st: os.stat_result, wanted: str, force: bool, previous: dict[str, str]) -> tuple[bool, bool]:
-    """(needs_write, allowed) for an existing work tree file."""
-    have = hash_files(project, [(rel, st)])[rel]
-    if have == wanted:
-        return False, True
+def may_replace(have: str | None, wanted: str, *, force: bool, placed: str | None, previous: str | None) -> bool | None:
+    """The one rule for touching a work-tree file (invariant 3): None when it already holds
+    `wanted`; True when it may be replaced or removed (it still holds what gitfiler placed
+    there or what the commit being left recorded, or `force`); False when it is the user's."""
+    if have is not None and have == wanted:
+        return None
     if force:
-        return True, True
-    return True, have in (project.state.hydrated_get(rel), previous.get(rel))
+        return True
+    return have is not None and have in (placed, previous)
 
 
 def hydrate(
@@ -252,10 +269,10 @@ def hydrate(
 
 
 def apply(project: Project, reports: list[HydrateReport], jobs: int = 8) -> None:
-    """Place every planned file (in parallel: the work is I/O) and record what was written."""
+    """Carry out plans: place every planned file (in parallel: the work is I/O), then remove the
+    stale files of older versions, and record what was written. Every write and removal goes
+    through `project.tree`, which refuses to follow a link."""
     todo = [t for r in reports for t in r.todo]
-    if not todo:
-        return
 
     def one(item: tuple[str, str, bool, int]) -> None:
         oid, rel, executable, _size = item
@@ -275,74 +292,83 @@ def apply(project: Project, reports: list[HydrateReport], jobs: int = 8) -> None
         r.written += [rel for _oid, rel, _x, _s in r.todo]
         r.bytes += sum(size for *_rest, size in r.todo)
         r.todo = []
+        gone = [rel for rel in r.remove if project.tree.unlink(rel)]
+        r.removed += gone
+        r.remove = []
+        if gone:
+            project.state.hydrated_forget(gone)
 
 
 def plan(
     project: Project, entry: Entry, *, force: bool = False, manifest_entries: list[ManifestEntry] | None = None,
     previous: dict[str, str] | None = None,
 ) -> HydrateReport:
-    """Decide what hydrating `entry` writes, keeps and removes; writes nothing but stale removals.
+    """Decide what hydrating `entry` writes, keeps and removes. Writes nothing.
 
     A file counts as unchanged when its content has the oid gitfiler last placed
     there, or the oid `previous` gives for it (the registry of the commit being left).
+    Every path is looked at without following links (`project.tree`); a link where the
+    artifact or one of its directories belongs is a problem, whatever `force` says.
     """
     report = HydrateReport()
     previous = previous or {}
     state = project.state
+    try:
+        st = project.tree.lstat(entry.artifact)
+    except UnsafePathError as err:
+        report.problems.append((entry.artifact, str(err)))
+        return report
     if entry.kind == "file":
-        target = project.abspath(entry.artifact)
-        try:
-            st = os.stat(target)
-        except FileNotFoundError:
-            st = None
         if st is not None and statmod.S_ISDIR(st.st_mode):
-            report.kept.append(entry.artifact)
+            report.problems.append((entry.artifact, "is a directory in the work tree but a file in the registry; move it away and retry"))
             return report
         if st is not None:
-            needed, allowed = _replaceable(project, entry.artifact, st, entry.oid, force, previous)
-            if not needed:
+            have = current(project, entry.artifact).oid
+            decision = may_replace(have, entry.oid, force=force, placed=state.hydrated_get(entry.artifact), previous=previous.get(entry.artifact))
+            if decision is None:
                 report.unchanged += 1
                 state.hydrated_set([(entry.artifact, entry.oid)])
                 return report
-            if not allowed:
+            if not decision:
                 report.kept.append(entry.artifact)
                 return report
         report.todo.append((entry.oid, entry.artifact, False, entry.size))
         return report
 
-    wanted = manifest_entries if manifest_entries is not None else load_manifest(project.store, entry)
-    top = project.abspath(entry.artifact)
-    if os.path.isfile(top):
-        report.kept.append(entry.artifact)
+    if st is not None and statmod.S_ISLNK(st.st_mode):
+        report.problems.append((entry.artifact, "is a symlink where the registry wants a directory; gitfiler never follows it (remove the link and retry)"))
         return report
-    existing = dict(scan_dir(project, top)) if os.path.isdir(top) else {}
-    have = hash_files(project, [(f"{entry.artifact}/{r}", st) for r, st in existing.items()], prefix=entry.artifact)
+    if st is not None and not statmod.S_ISDIR(st.st_mode):
+        report.problems.append((entry.artifact, "is a file in the work tree but a directory in the registry; move it away and retry"))
+        return report
+    wanted = manifest_entries if manifest_entries is not None else load_manifest(project.store, entry)
+    try:
+        existing = dict(scan_dir(project, project.abspath(entry.artifact))) if st is not None else {}
+    except UnsafePathError as err:
+        report.problems.append((entry.artifact, str(err)))
+        return report
+    have = hash_files(project, [(f"{entry.artifact}/{r}", s) for r, s in existing.items()], prefix=entry.artifact)
     hydrated = state.hydrated_under(entry.artifact) if existing else {}
     wanted_paths = set()
     for m in wanted:
         rel = f"{entry.artifact}/{m.path}"
         wanted_paths.add(m.path)
-        st = existing.get(m.path)
-        if st is not None:
-            cur = have[rel]
-            exec_ok = bool(st.st_mode & statmod.S_IXUSR) == m.exec
-            if cur == m.oid and exec_ok:
+        s = existing.get(m.path)
+        if s is not None:
+            exec_ok = bool(s.st_mode & statmod.S_IXUSR) == m.exec
+            decision = may_replace(have[rel], m.oid, force=force, placed=hydrated.get(rel), previous=previous.get(rel))
+            if decision is None and exec_ok:
                 report.unchanged += 1
                 continue
-            if cur != m.oid and not force and cur not in (hydrated.get(rel), previous.get(rel)):
+            if decision is False:
                 report.kept.append(rel)
                 continue
         report.todo.append((m.oid, rel, m.exec, m.size))
     # Files from an older version that we placed and nobody touched go; anything else stays.
-    stale = []
     for r in existing:
         rel = f"{entry.artifact}/{r}"
-        if r not in wanted_paths and (force or have[rel] in (hydrated.get(rel), previous.get(rel))):
-            os.unlink(project.abspath(rel))
-            stale.append(rel)
-    report.removed = stale
-    if stale:
-        state.hydrated_forget(stale)
+        if r not in wanted_paths and may_replace(have[rel], "", force=force, placed=hydrated.get(rel), previous=previous.get(rel)):
+            report.remove.append(rel)
     return report
 
 
@@ -371,7 +397,9 @@ def _record(project: Project, placed: list[tuple[str, str]]) -> None:
 
 def retire(project: Project, entry: Entry) -> HydrateReport:
     """Remove an artifact whose registry file is gone (a branch switch), as git removes
-    tracked files: only what still holds the bytes gitfiler placed; changed files stay."""
+    tracked files: only what still holds the bytes gitfiler placed; changed files stay.
+    A link in the artifact's place, or on the way to it, means git put something else
+    there: nothing is followed or removed."""
     report = HydrateReport()
     state = project.state
     if entry.kind == "file":
@@ -383,24 +411,21 @@ def retire(project: Project, entry: Entry) -> HydrateReport:
     present = []
     for rel, oid in files:
         try:
-            st = os.lstat(project.abspath(rel))
-        except FileNotFoundError:
+            st = project.tree.lstat(rel)
+        except UnsafePathError:
             continue
-        if statmod.S_ISREG(st.st_mode):
+        if st is not None and statmod.S_ISREG(st.st_mode):
             present.append((rel, oid, st))
     have = hash_files(project, [(rel, st) for rel, _oid, st in present])
     for rel, oid, _st in present:
-        if have[rel] in (oid, state.hydrated_get(rel)):
-            os.unlink(project.abspath(rel))
-            report.removed.append(rel)
+        if may_replace(have[rel], "", force=False, placed=state.hydrated_get(rel), previous=oid):
+            report.remove.append(rel)
         else:
             report.kept.append(rel)
+    apply(project, [report])
     if entry.kind == "dir":
-        top = project.abspath(entry.artifact)
-        for dirpath, _dirs, _files in sorted(os.walk(top, topdown=False), key=lambda t: -len(t[0])):
-            try:
-                os.rmdir(dirpath)  # only empty ones go
-            except OSError:
-                pass
-    state.hydrated_forget(report.removed)
+        try:
+            project.tree.rmdir_empty(entry.artifact)  # only empty ones go
+        except UnsafePathError:
+            pass
     return report

@@ -9,7 +9,6 @@ from typing import Any
 
 from .. import git, registry
 from ..errors import FilerError
-from ..fsutil import atomic_write_bytes
 from ..paths import is_within
 from ..project import Project
 from ..registry import Entry
@@ -67,21 +66,26 @@ def ignore_line(name: str) -> str:
     return "/" + escaped
 
 
-def ensure_ignored(project: Project, artifact: str) -> str:
-    """Add `/name` to the .gitignore beside the artifact; returns that .gitignore's repo path."""
+def ignore_file_for(artifact: str) -> tuple[str, str]:
+    """(repo path of the .gitignore beside `artifact`, the line that ignores it there)."""
     directory, _, name = artifact.rpartition("/")
-    rel = f"{directory}/.gitignore" if directory else ".gitignore"
-    path = project.abspath(rel)
-    line = ignore_line(name)
-    try:
-        with open(path, "rb") as f:
-            text = f.read().decode("utf-8")
-    except FileNotFoundError:
-        text = ""
+    return (f"{directory}/.gitignore" if directory else ".gitignore"), ignore_line(name)
+
+
+MAX_IGNORE_BYTES = 16 << 20
+
+
+def ensure_ignored(project: Project, artifact: str) -> str:
+    """Add `/name` to the .gitignore beside the artifact; returns that .gitignore's repo path.
+    A .gitignore that is a link is refused: writing through it would change a file elsewhere
+    and stage its content in the user's next commit."""
+    rel, line = ignore_file_for(artifact)
+    data = project.tree.read_capped(rel, MAX_IGNORE_BYTES, ".gitignore")
+    text = data.decode("utf-8", "surrogateescape") if data is not None else ""
     if line not in text.splitlines():
         if text and not text.endswith("\n"):
             text += "\n"
-        atomic_write_bytes(path, (text + line + "\n").encode("utf-8"))
+        project.tree.write_atomic(rel, (text + line + "\n").encode("utf-8", "surrogateescape"))
     return rel
 
 
@@ -119,7 +123,7 @@ def _add_one(project: Project, rel: str, by_registry: dict[str, Entry], meta: di
         files=cur.files,
         meta=merged_meta,
     )
-    changed = registry.write(project.root, entry)
+    changed = registry.write(project.tree, entry)
     if cur.files is None:
         project.state.hydrated_set([(rel, cur.oid)])
     else:

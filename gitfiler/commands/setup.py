@@ -34,16 +34,27 @@ def default_remote_dir(project: Project) -> str:
     return os.path.join(base, "remotes", f"{name}-{secrets.token_hex(4)}")
 
 
-def _read(path: str) -> dict[str, Any]:
-    import yaml
+def _read(project: Project, path: str) -> dict[str, Any]:
+    from ..registry import MAX_REGISTRY_BYTES, parse_yaml
 
-    try:
-        with open(path, "rb") as f:
-            return validate_doc(yaml.safe_load(f), path) or {}
-    except FileNotFoundError:
+    if path == os.path.join(project.root, TRACKED):
+        data = project.tree.read_capped(TRACKED, MAX_REGISTRY_BYTES, "gitfiler config")  # never through a link
+    else:
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            data = None
+    if data is None:
         return {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    return validate_doc(parse_yaml(data, path, ConfigError), path) or {}
+
+
+def _create_remote_dir(path: str) -> None:
+    """The user named this directory: create it now (if its parent exists), since a clone
+    never creates a directory that the committed config names."""
+    if os.path.isdir(os.path.dirname(path.rstrip(os.sep))):
+        os.makedirs(path, exist_ok=True)
 
 
 def _config_path(project: Project, local: bool) -> str:
@@ -57,19 +68,24 @@ def _config_path(project: Project, local: bool) -> str:
 def _write(project: Project, path: str, doc: dict[str, Any]) -> None:
     doc.setdefault("version", 1)
     validate_doc(doc, path)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    atomic_write_bytes(path, dump_doc(doc))
+    if path == os.path.join(project.root, TRACKED):
+        project.tree.write_atomic(TRACKED, dump_doc(doc))
+    else:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        atomic_write_bytes(path, dump_doc(doc))
     project.__dict__.pop("config", None)
 
 
 def init(project: Project, *, remote_url: str | None = None, stage: bool = True) -> InitResult:
     path = os.path.join(project.root, TRACKED)
-    doc = _read(path)
+    doc = _read(project, path)
     created = not doc
     remotes = doc.setdefault("remotes", {})
     if remote_url:
         parse_url(remote_url)
         url = remote_url if remote_url.startswith("s3://") else os.path.abspath(os.path.expanduser(remote_url))
+        if not url.startswith("s3://"):
+            _create_remote_dir(url)
         remotes[doc.get("default_remote") or DEFAULT_REMOTE_NAME] = {"url": url}
         doc.setdefault("default_remote", DEFAULT_REMOTE_NAME)
     elif not doc.get("default_remote"):
@@ -91,7 +107,7 @@ def _editing(project: Project, *, local: bool) -> Iterator[dict[str, Any]]:
     """Read a config file, let the caller change it, validate and write it back atomically;
     the tracked file is staged so the change travels with the next commit."""
     path = _config_path(project, local)
-    doc = _read(path)
+    doc = _read(project, path)
     yield doc
     _write(project, path, doc)
     if not local and project.has_git:
@@ -107,6 +123,7 @@ def remote_add(
     scheme, _ = parse_url(url)
     if scheme == "local":
         url = os.path.abspath(os.path.expanduser(url[7:] if url.startswith("file://") else url))
+        _create_remote_dir(url)
     cfg = RemoteConfig(name=name, url=url, endpoint_url=endpoint_url, region=region, profile=profile)
     with _editing(project, local=local) as doc:
         remotes = doc.setdefault("remotes", {})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..errors import ConflictError, FilerError, IntegrityError, PartialFailure
+from ..errors import ConflictError, FilerError, IntegrityError, ObjectMissingError, PartialFailure, UnsafePathError
 from ..globs import selected
 from ..manifest import ManifestEntry
 from ..project import Project
@@ -21,33 +21,41 @@ class SyncResult:
     hydrated: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
     problems: list[tuple[str, str]] = field(default_factory=list)  # (what, why)
+    codes: list[int] = field(default_factory=list)  # exit codes of the problems, where known
 
 
 def _recover_from_worktree(project: Project, entry: Entry) -> bool:
     """Put an artifact's objects back into the cache from an unchanged work tree copy."""
-    cur = current(project, entry.artifact)
-    if not cur.exists or cur.oid != entry.oid:
+    try:
+        cur = current(project, entry.artifact)
+        if not cur.exists or cur.oid != entry.oid:
+            return False
+        cur = current(project, entry.artifact, store=project.store)
+    except FilerError:
         return False
-    cur = current(project, entry.artifact, store=project.store)
     if cur.manifest_bytes is not None:
         project.store.write_bytes(cur.manifest_bytes)
     return True
 
 
 def _closure_for_push(project: Project, entry: Entry, sizes: dict[str, int]) -> tuple[list[str], str | None]:
-    """(file oids, manifest oid or None); raises FilerError when the cache cannot supply them."""
+    """(file oids, manifest oid or None) that the remote must hold for `entry`.
+
+    What the cache lacks is not an error here: a clone that never pulled an artifact has
+    nothing to upload for it, and the remote is asked (`upload_missing`) whether it holds
+    it; only what is missing there too fails. A manifest the cache lacks stands for its
+    files, since a remote receives a manifest only after all of them."""
     store = project.store
-    if not store.has(entry.oid) and not _recover_from_worktree(project, entry):
-        raise FilerError(f"object {entry.oid} is neither in the cache nor in the work tree (modified or missing)")
+    if not store.has(entry.oid):
+        _recover_from_worktree(project, entry)
     if entry.kind == "file":
         sizes[entry.oid] = entry.size
         return [entry.oid], None
+    if not store.has(entry.oid):
+        return [], entry.oid
     files = load_manifest(store, entry)
-    absent = [m for m in files if not store.has(m.oid)]
-    if absent and _recover_from_worktree(project, entry):
-        absent = [m for m in files if not store.has(m.oid)]
-    if absent:
-        raise FilerError(f"{len(absent)} file(s) of the directory are not in the cache, e.g. {absent[0].path} ({absent[0].oid})")
+    if any(not store.has(m.oid) for m in files):
+        _recover_from_worktree(project, entry)
     for m in files:
         sizes[m.oid] = m.size
     sizes[entry.oid] = store.size(entry.oid)
@@ -97,10 +105,12 @@ def upload_missing(
     absent = [(o, f"not in the filer remote '{rem.name}' nor in the local cache") for o in wanted if o in missing and not store.has(o)]
     failed = {o for o, _ in absent}
     result = upload(store, rem, [o for o in dict.fromkeys(file_oids) if o in missing and o not in failed], sizes, jobs, sink)
+    rem.flush()  # the files are durable before a manifest that vouches for them becomes visible
     failed |= {o for o, _ in result.failures}
     ready = [m for m, files in manifests.items() if m in missing and m not in failed and not (set(files) & failed)]
     failed |= {m for m in manifests if m in missing and m not in ready}
     result.merge(upload(store, rem, ready, sizes, jobs, None))
+    rem.flush()
     failed |= {o for o, _ in result.failures}
     result.failures = absent + result.failures
     result.present = len(wanted) - len(missing)
@@ -108,8 +118,21 @@ def upload_missing(
     return result, failed
 
 
-def _selected_entries(project: Project, paths: list[str], include: tuple[str, ...], exclude: tuple[str, ...]) -> list[Entry]:
-    entries = project.select(project.load_entries(), paths)
+def _selected_entries(
+    project: Project, paths: list[str], include: tuple[str, ...], exclude: tuple[str, ...], problems: list[tuple[str, str]] | None = None,
+    codes: list[int] | None = None,
+) -> list[Entry]:
+    """The entries to act on. With `problems`, a bad registry file is reported there and the
+    others go ahead; without it, the first bad one raises."""
+    if problems is None:
+        entries = project.load_entries()
+    else:
+        entries, bad = project.load_entries_lenient()
+        for reg, err in bad:
+            problems.append((reg, str(err).removeprefix(f"{reg}: ")))
+            if codes is not None:
+                codes.append(err.exit_code)
+    entries = project.select(entries, paths)
     return [e for e in entries if selected(e.artifact, include, exclude)]
 
 
@@ -126,7 +149,8 @@ def fetch(
     def get(oids: list[str], sizes: dict[str, int], progress: ProgressSink | None) -> None:
         # Whatever is still absent afterwards is reported per artifact by the caller.
         nonlocal rem
-        todo = [o for o in dict.fromkeys(oids) if not store.has(o)]
+        # A cached object of the wrong size is a torn write (power loss) or tampering: fetch it again.
+        todo = [o for o in dict.fromkeys(oids) if not store.has(o, sizes.get(o))]
         if not todo or offline:
             return
         if rem is None:
@@ -174,13 +198,17 @@ def pull(
     entries: list[Entry] | None = None,
     previous: dict[str, str] | None = None,
 ) -> SyncResult:
-    chosen = entries if entries is not None else _selected_entries(project, paths, include, exclude)
+    bad: list[tuple[str, str]] = []
+    codes: list[int] = []
+    chosen = entries if entries is not None else _selected_entries(project, paths, include, exclude, bad, codes)
     transfer, manifests, problems = fetch(project, chosen, remote=remote, jobs=jobs, sink=sink, offline=offline)
-    out = SyncResult(transfer, artifacts=len(chosen), problems=problems)
+    out = SyncResult(transfer, artifacts=len(chosen), problems=bad + problems, codes=codes)
     failed = dict(transfer.failures)
     attributed: set[str] = set()
     with project.state.batch():
-        _hydrate_all(project, chosen, manifests, failed, attributed, out, offline=offline, force=force, previous=previous, jobs=jobs)
+        _hydrate_all(
+            project, chosen, manifests, failed, attributed, out, offline=offline, force=force, previous=previous, jobs=jobs, remote=remote,
+        )
     # Each failure is reported once, under the artifact it affects where known.
     transfer.failures = [(o, why) for o, why in transfer.failures if o not in attributed]
     _raise_if_failed(out, "checkout" if offline else "pull")
@@ -190,6 +218,7 @@ def pull(
 def _hydrate_all(
     project: Project, chosen: list[Entry], manifests: dict[str, list[ManifestEntry]], failed: dict[str, str],
     attributed: set[str], out: SyncResult, *, offline: bool, force: bool, previous: dict[str, str] | None, jobs: int = 8,
+    remote: str | None = None,
 ) -> None:
     store = project.store
     planned: list[tuple[Entry, HydrateReport]] = []
@@ -204,27 +233,65 @@ def _hydrate_all(
                 continue
             hint = "run 'git filer pull'" if offline else "push it from a machine that has it"
             out.problems.append((e.artifact, f"{len(absent)} object(s) not available, e.g. {absent[0]}; {hint}"))
+            out.codes.append(ObjectMissingError.exit_code)
             continue
-        rep = plan(project, e, force=force, manifest_entries=manifests.get(e.registry), previous=previous)
+        try:
+            rep = plan(project, e, force=force, manifest_entries=manifests.get(e.registry), previous=previous)
+        except FilerError as err:  # a bad manifest, a link in the way: this artifact only
+            out.problems.append((e.artifact, str(err)))
+            out.codes.append(err.exit_code)
+            continue
+        out.problems += rep.problems
+        out.codes += [UnsafePathError.exit_code] * len(rep.problems)
         out.kept += rep.kept
         planned.append((e, rep))
     try:
         apply(project, [rep for _e, rep in planned], jobs=min(jobs, 8))
-    except IntegrityError:
-        # Some object is corrupt: place artifact by artifact so each problem is named.
+    except FilerError:
+        # Place artifact by artifact so each problem is named and the others still land.
         for e, rep in planned:
-            try:
-                apply(project, [rep])
-            except IntegrityError as err:
-                out.problems.append((e.artifact, str(err)))
+            _apply_one(project, e, rep, out, offline=offline, remote=remote, jobs=jobs)
     for _e, rep in planned:
         out.hydrated += rep.written
+
+
+def _apply_one(project: Project, e: Entry, rep: HydrateReport, out: SyncResult, *, offline: bool, remote: str | None, jobs: int) -> None:
+    """Apply one artifact's plan. A cache object that fails verification now (a torn write, a
+    flipped bit) is dropped and fetched again once, rather than blocking the pull for good."""
+    for attempt in (1, 2):
+        try:
+            apply(project, [rep])
+            return
+        except IntegrityError as err:
+            sizes = {oid: size for oid, _rel, _x, size in rep.todo}
+            if attempt == 2 or offline or not err.oid or err.oid not in sizes:
+                out.problems.append((e.artifact, str(err)))
+                out.codes.append(err.exit_code)
+                return
+            project.store.remove(err.oid)
+            refetched, _, _ = fetch(project, [_file_entry(e, err.oid, sizes[err.oid])], remote=remote, jobs=jobs, sink=None)
+            if refetched.failures:
+                out.problems.append((e.artifact, f"{err}; fetching it again failed: {refetched.failures[0][1]}"))
+                out.codes.append(err.exit_code)
+                return
+        except FilerError as err:
+            out.problems.append((e.artifact, str(err)))
+            out.codes.append(err.exit_code)
+            return
+
+
+def _file_entry(e: Entry, oid: str, size: int) -> Entry:
+    """A one-object stand-in for fetching a single object of `e` again."""
+    return Entry(registry=e.registry, path=e.path, kind="file", oid=oid, size=size)
 
 
 def _raise_if_failed(out: SyncResult, action: str) -> None:
     failures = list(out.problems) + list(out.transfer.failures)
     if failures:
-        err = PartialFailure(f"{action} finished with {len(failures)} problem(s)", failures)
+        codes = set(out.codes)
+        # One kind of failure gets its own exit code (README table); a mix is 1.
+        code = codes.pop() if len(codes) == 1 and len(out.codes) == len(failures) else 1
+        err = PartialFailure(f"{action} finished with {len(failures)} problem(s)", failures, exit_code=code)
         err.result = out  # type: ignore[attr-defined]
         raise err
     if out.kept:

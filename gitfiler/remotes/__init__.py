@@ -3,13 +3,55 @@ the concurrency lives in `gitfiler.transfer`, above it."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import time
 from abc import ABC, abstractmethod
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 from ..config import RemoteConfig
-from ..errors import ConfigError
+from ..errors import ConfigError, FilerError, RemoteError
 from ..objects import ObjectStore, Progress
+
+
+# Lock records live under `<remote>/locks/`, named `<kind>-<16 hex>`. A gc takes an exclusive
+# lock, a pre-push a shared one (restic's protocol): write your own record, list, and back off
+# if a conflicting fresh record is there. Ages are measured against the remote's own clock
+# (the mtime of the record just written), so clock skew between machines does not matter.
+LOCKS_DIR = "locks"
+PUSH, GC = "push", "gc"
+_LOCK_NAME = re.compile(r"^(push|gc)-[0-9a-f]{16}$")
+# A record older than this is a killed process's: ignored, and removed by the next gc.
+# A pre-push runs for minutes at most; a gc refreshes its record every GC_REFRESH_S.
+STALE_S = {PUSH: 3600.0, GC: 2 * 3600.0}
+GC_REFRESH_S = 300.0
+
+
+class Listed(NamedTuple):
+    """One remote object as a listing reports it; `mtime` in seconds on the remote's clock."""
+
+    oid: str
+    size: int
+    mtime: float
+
+
+class LockRecord(NamedTuple):
+    name: str
+    mtime: float
+
+    @property
+    def kind(self) -> str:
+        return self.name.partition("-")[0]
+
+
+def is_lock_name(name: str) -> bool:
+    return bool(_LOCK_NAME.match(name))
+
+
+def check_lock_name(name: str) -> None:
+    if not is_lock_name(name):
+        raise FilerError(f"{name!r} is not a lock name; expected push-<16 hex> or gc-<16 hex>")
 
 
 class Remote(ABC):
@@ -35,11 +77,39 @@ class Remote(ABC):
     @abstractmethod
     def delete(self, oid: str) -> None: ...
 
+    def flush(self) -> None:
+        """Make what was uploaded so far durable (a local directory fsyncs its directories)."""
+
     def check_access(self) -> None:
         """Raise RemoteError when the remote cannot be used at all (unreachable, missing, denied)."""
 
     def describe(self) -> str:
         return f"{self.name} ({self.url})"
+
+    # -- listing with mtimes, and lock records -------------------------------------------------
+    # Not abstract: a remote that cannot offer them (a read-only one) cannot be collected or pushed to.
+
+    def list_objects(self) -> Iterator[Listed]:
+        """Every object with its size and last-modified time (for gc's grace period)."""
+        raise RemoteError(f"remote '{self.name}' cannot list object times; gc cannot run on it")
+
+    def put_lock(self, name: str, data: bytes) -> None:
+        """Create (or refresh: same name again) the small record `locks/<name>`."""
+        raise RemoteError(f"remote '{self.name}' cannot hold lock records")
+
+    def list_locks(self) -> list[LockRecord]:
+        raise RemoteError(f"remote '{self.name}' cannot hold lock records")
+
+    def delete_lock(self, name: str) -> None:
+        """Remove `locks/<name>`; already gone is fine."""
+        raise RemoteError(f"remote '{self.name}' cannot hold lock records")
+
+    def lock(self, kind: str) -> "RemoteLock":
+        """Take a `push` (shared) or `gc` (exclusive) lock, or raise RemoteError saying who holds one.
+
+        Three small requests: write, list, and (on release) delete. Use as a context manager.
+        """
+        return RemoteLock.acquire(self, kind)
 
 
 def parse_url(url: str) -> tuple[str, str]:
@@ -64,4 +134,103 @@ def open_remote(cfg: RemoteConfig, *, jobs: int = 8) -> Remote:
         return S3Remote(cfg, location, jobs=jobs)
     from .local import LocalRemote
 
-    return LocalRemote(cfg.name, location)
+    if cfg.committed:
+        raw = cfg.url[7:] if cfg.url.startswith("file://") else cfg.url
+        if not os.path.isabs(raw):
+            raise ConfigError(
+                f"remote '{cfg.name}': the committed config gives the relative path {cfg.url!r}; a repository may only name "
+                "absolute directories (or s3:// URLs). Fix .gitfiler/config.yaml or add your own with 'git filer remote add --local'"
+            )
+    # A directory the repository names is used only if it already exists on this machine:
+    # a clone must not make gitfiler create directories wherever its config says.
+    return LocalRemote(cfg.name, location, create=not cfg.committed)
+
+
+class RemoteLock:
+    """A lock record this process holds in a remote; released on exit of the `with` block."""
+
+    def __init__(self, remote: Remote, kind: str, name: str, now: float) -> None:
+        self.remote = remote
+        self.kind = kind
+        self.name = name
+        self.now = now  # the remote's clock when the lock was taken
+        self._refreshed = time.time()
+
+    @classmethod
+    def acquire(cls, remote: Remote, kind: str) -> "RemoteLock":
+        if kind not in STALE_S:
+            raise FilerError(f"unknown lock kind {kind!r}; expected {PUSH!r} or {GC!r}")
+        name = f"{kind}-{os.urandom(8).hex()}"
+        body = json.dumps({"kind": kind, "host": os.uname().nodename, "pid": os.getpid(), "time": time.time()}).encode()
+        remote.put_lock(name, body)
+        try:
+            records = remote.list_locks()
+            mine = next((r for r in records if r.name == name), None)
+            if mine is None:
+                raise RemoteError(f"remote '{remote.name}': the lock {LOCKS_DIR}/{name} just written is not listed; the remote does not show its own writes, so gc and push cannot be made safe on it")
+            blocking = [r for r in records if r.name != name and _fresh(r, mine.mtime) and (kind == GC or r.kind == GC)]
+            if blocking:
+                raise RemoteError(_busy_message(remote, kind, blocking, mine.mtime))
+        except BaseException:
+            _release_quietly(remote, name)
+            raise
+        held = cls(remote, kind, name, mine.mtime)
+        if kind == GC:
+            try:
+                for r in records:
+                    if r.name != name and not _fresh(r, mine.mtime):
+                        remote.delete_lock(r.name)  # left by a killed process
+            except BaseException:
+                _release_quietly(remote, name)
+                raise
+        return held
+
+    def keep_alive(self) -> None:
+        """Call often during a long gc: refreshes the record every GC_REFRESH_S, and refuses to go
+        on if it was not refreshed for so long (a suspended laptop) that others may count it stale."""
+        elapsed = time.time() - self._refreshed
+        if elapsed > STALE_S[self.kind] / 2:
+            raise RemoteError(
+                f"remote '{self.remote.name}': this {self.kind} paused for {elapsed / 60:.0f} min, long enough for its lock to look abandoned; "
+                "stopped before deleting more, run it again"
+            )
+        if elapsed > GC_REFRESH_S:
+            self.remote.put_lock(self.name, json.dumps({"kind": self.kind, "pid": os.getpid(), "time": time.time()}).encode())
+            self._refreshed = time.time()
+
+    def release(self) -> None:
+        self.remote.delete_lock(self.name)
+
+    def __enter__(self) -> "RemoteLock":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is None:
+            self.release()
+        else:
+            _release_quietly(self.remote, self.name)  # never mask the error that got us here
+
+
+def _fresh(record: LockRecord, now: float) -> bool:
+    return now - record.mtime < STALE_S.get(record.kind, max(STALE_S.values()))
+
+
+def _release_quietly(remote: Remote, name: str) -> None:
+    try:
+        remote.delete_lock(name)
+    except Exception:  # noqa: BLE001 - a record we fail to delete goes stale and is removed by the next gc
+        pass
+
+
+def _busy_message(remote: Remote, kind: str, blocking: list[LockRecord], now: float) -> str:
+    other = max(blocking, key=lambda r: r.mtime)
+    age = max(0, int(now - other.mtime))
+    held = f"{LOCKS_DIR}/{other.name}, {age // 60} min {age % 60} s old"
+    stale_min = int(STALE_S[other.kind] // 60)
+    if kind == PUSH:
+        return (
+            f"a gc is deleting from the filer remote '{remote.name}' ({held}); push again when it is done "
+            f"(a lock not refreshed for {stale_min} min is ignored)"
+        )
+    what = "a push is checking" if other.kind == PUSH else "another gc is deleting from"
+    return f"{what} the filer remote '{remote.name}' ({held}); run gc again later (a lock not refreshed for {stale_min} min is ignored)"

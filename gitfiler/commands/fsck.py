@@ -14,6 +14,7 @@ class FsckResult:
     bytes: int = 0
     corrupt: list[tuple[str, str]] = field(default_factory=list)  # (oid, path)
     removed: list[str] = field(default_factory=list)
+    temps_removed: int = 0
 
 
 def fsck(project: Project, *, jobs: int = 4, remove: bool = False) -> FsckResult:
@@ -29,5 +30,8 @@ def fsck(project: Project, *, jobs: int = 4, remove: bool = False) -> FsckResult
         for oid, _ in result.corrupt:
             store.remove(oid)
             result.removed.append(oid)
-    store.clean_temp()
+    # Temp files of killed processes, in the cache and in the work tree's area under the git dir.
+    from ..tempfiles import area
+
+    result.temps_removed = store.clean_temp() + area(project.temp_base).sweep()
     return result

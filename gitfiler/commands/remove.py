@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import shutil
+import stat
 from dataclasses import dataclass, field
 
 from .. import git
 from ..errors import ConflictError
-from ..fsutil import atomic_write_bytes
 from ..project import Project
 from ..registry import Entry
 from ..workspace import current, load_manifest
-from .add import ignore_line
+from .add import MAX_IGNORE_BYTES, ignore_file_for
 
 
 @dataclass
@@ -22,18 +21,15 @@ class RemoveResult:
 
 
 def _unignore(project: Project, artifact: str) -> str | None:
-    directory, _, name = artifact.rpartition("/")
-    rel = f"{directory}/.gitignore" if directory else ".gitignore"
-    path = project.abspath(rel)
-    try:
-        with open(path, "rb") as f:
-            lines = f.read().decode("utf-8").splitlines()
-    except FileNotFoundError:
+    rel, line = ignore_file_for(artifact)
+    data = project.tree.read_capped(rel, MAX_IGNORE_BYTES, ".gitignore")
+    if data is None:
         return None
-    kept = [line for line in lines if line != ignore_line(name)]
+    lines = data.decode("utf-8", "surrogateescape").splitlines()
+    kept = [x for x in lines if x != line]
     if kept == lines:
         return None
-    atomic_write_bytes(path, ("\n".join(kept) + "\n").encode("utf-8") if kept else b"")
+    project.tree.write_atomic(rel, ("\n".join(kept) + "\n").encode("utf-8", "surrogateescape") if kept else b"")
     return rel
 
 
@@ -58,15 +54,18 @@ def remove(project: Project, entries: list[Entry], *, remove_remote: bool = Fals
             project.state.remote_mark(rem.name, oids, present=False)
     to_stage: list[str] = []
     for e in entries:
-        path = project.abspath(e.artifact)
         if not keep_files:
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path)
-            elif os.path.lexists(path):
-                os.unlink(path)
-        os.unlink(project.abspath(e.registry))
+            # Checked above to hold exactly the registered bytes; the parents are checked here
+            # (lstat) so a link on the way is refused, and rmtree never follows links inside.
+            st = project.tree.lstat(e.artifact)
+            if st is not None and stat.S_ISDIR(st.st_mode):
+                shutil.rmtree(project.abspath(e.artifact))
+                project.tree.forget(e.artifact)
+            elif st is not None:
+                project.tree.unlink(e.artifact)
+        project.tree.unlink(e.registry)
         if project.has_git:
-            git.run(["rm", "--cached", "-q", "--ignore-unmatch", "--", e.registry], project.root)
+            git.rm_cached(project.root, [e.registry])
         ignore = _unignore(project, e.artifact)
         if ignore:
             to_stage.append(ignore)

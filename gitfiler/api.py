@@ -18,7 +18,7 @@ from .commands import status as status_cmd
 from .commands import sync
 from .config import default_jobs
 from .errors import ConflictError, FilerError, IntegrityError
-from .objects import OID_PREFIX, temp_name_beside
+from .objects import OID_PREFIX
 from .project import Project
 from .registry import Entry
 
@@ -72,8 +72,11 @@ class Filer:
     # -- naming ------------------------------------------------------------------------
 
     def _entries(self) -> list[Entry]:
+        """The good entries of this directory; a bad registry file beside them does not hide
+        them (it is raised only when its own artifact is asked for, see `_get`)."""
         regs = [r for r in self.project.registry_files() if r.startswith(self.prefix) and "/" not in r[len(self.prefix):]]
-        return self.project.load_entries(regs)
+        entries, self._bad = self.project.load_entries_lenient(regs)
+        return entries
 
     @staticmethod
     def _name_of(entry: Entry) -> str:
@@ -94,6 +97,10 @@ class Filer:
     def _get(self, name: str) -> Entry:
         entry = self._find(name)
         if entry is None:
+            for reg, err in getattr(self, "_bad", []):
+                base = reg.rpartition("/")[2].removesuffix(".filer")
+                if base == name or base.startswith(name + "."):
+                    raise err
             raise FilerError(f"no artifact named {name!r} in {self.directory}; see show_files()")
         return entry
 
@@ -121,11 +128,13 @@ class Filer:
             if self._name_of(existing) == name and not existing.artifact.endswith(ser.extension):
                 raise FilerError(f"artifact {name!r} was saved with serializer {existing.meta.get('serializer')!r}; remove it first to change format")
         target = os.path.join(self.directory, name + ser.extension)
-        tmp = temp_name_beside(target)
+        rel = self.project.relpath(target)
+        self.project.tree.makedirs(rel.rpartition("/")[0])
+        tmp = self.project.temp_for(target)
         try:
             with open(tmp, "wb") as f:
                 ser.dump(obj, f)
-            os.replace(tmp, target)
+            self.project.tree.replace(tmp, rel)
         except BaseException:
             if os.path.exists(tmp):
                 os.unlink(tmp)
@@ -149,24 +158,68 @@ class Filer:
         remove_cmd.remove(self.project, [self._get(name)], remove_remote=remove_remote, remote=self.remote)
 
     def remove_locals(self) -> list[str]:
-        """Free local disk: delete work tree copies and cached bytes of synced artifacts (they reload from the remote).
+        """Free local disk: delete the work tree copies and cached bytes of artifacts the remote holds.
 
-        Artifacts not yet in the remote are kept; their names are not returned.
+        The remote itself is asked (never the local record of what it holds) for every object of
+        each artifact, a directory's manifest and each of its files, before anything is deleted.
+        Artifacts it lacks or only partly holds, and ones changed locally, are kept; their names
+        are not returned. A directory's manifest stays in the cache (it is tiny, and `gc` needs it).
+        Raises RemoteError when the remote cannot be asked: then nothing is deleted.
         """
-        removed = []
-        rows = status_cmd.status(self.project, [self.project.abspath(e.registry) for e in self._entries()], remote=self.remote, jobs=self.jobs)
-        by_reg = {e.registry: e for e in self._entries()}
+        entries = self._entries()
+        if not entries:
+            return []
+        rows = status_cmd.status(self.project, [self.project.abspath(e.registry) for e in entries], remote=self.remote, jobs=self.jobs)
+        by_reg = {e.registry: e for e in entries}
+        # Only work tree copies holding exactly the committed bytes; whether the remote has them
+        # is decided below by asking it, so the hint's "synced" or "local" does not matter here.
+        candidates: list[tuple[Entry, list[str]]] = []
         for row in rows:
-            if row.state != status_cmd.SYNCED:
+            if row.state not in (status_cmd.SYNCED, status_cmd.LOCAL):
                 continue
             entry = by_reg[row.registry]
-            if entry.kind == "file":
-                work = self.project.abspath(entry.artifact)
-                if os.path.exists(work):
-                    os.unlink(work)
-                self.project.store.remove(entry.oid)
-            removed.append(self._name_of(entry))
+            try:
+                closure = status_cmd.object_closure(self.project, entry)
+            except (FilerError, OSError):
+                closure = None  # a manifest we cannot read: we cannot tell what the remote must hold
+            if closure is not None:
+                candidates.append((entry, closure))
+        if not candidates:
+            return []
+        from .transfer import find_missing
+
+        remote = self.project.remote(self.remote, jobs=self.jobs)
+        wanted = {o for _, closure in candidates for o in closure}
+        missing = find_missing(remote, wanted, self.jobs)
+        self.project.state.remote_mark(remote.name, wanted - missing)
+        self.project.state.remote_mark(remote.name, missing, present=False)
+        removed = []
+        for entry, closure in candidates:
+            if missing.isdisjoint(closure) and self._drop_local_copy(entry, closure):
+                removed.append(self._name_of(entry))
         return removed
+
+    def _drop_local_copy(self, entry: Entry, closure: list[str]) -> bool:
+        """Delete the work tree copy and cached bytes of an artifact the remote was just seen to hold
+        in full. Re-checked right before: a copy changed since `status` looked is kept (False)."""
+        from .workspace import current
+
+        project = self.project
+        if current(project, entry.artifact).oid != entry.oid:
+            return False
+        if entry.kind == "file":
+            project.tree.unlink(entry.artifact)
+            project.store.remove(entry.oid)
+            return True
+        files = [o for o in closure if o != entry.oid]
+        from .workspace import load_manifest
+
+        for m in load_manifest(project.store, entry):
+            project.tree.unlink(f"{entry.artifact}/{m.path}")
+        project.tree.rmdir_empty(entry.artifact)
+        for oid in files:
+            project.store.remove(oid)
+        return True
 
     # -- reading -------------------------------------------------------------------------
 
@@ -211,28 +264,29 @@ class Filer:
 
     def _verified_bytes(self, entry: Entry) -> bytes:
         store = self.project.store
-        if not store.has(entry.oid):
-            work = self.project.abspath(entry.artifact)
-            data = _read_if_matches(work, entry.oid)
+        if not store.has(entry.oid, entry.size):
+            data = _read_if_matches(self.project, entry)
             if data is not None:
                 return data
             result, _, _ = sync.fetch(self.project, [entry], remote=self.remote, jobs=self.jobs, sink=None)
             if result.failures:
                 raise FilerError(result.failures[0][1])
         with store.open(entry.oid) as f:
-            data = f.read()
+            data = f.read(entry.size + 1)  # never more than the registry declares
         if OID_PREFIX + hashlib.sha256(data).hexdigest() != entry.oid:
             raise IntegrityError(f"corrupt object {store.path(entry.oid)}: content does not hash to {entry.oid}; refusing to deserialise it", oid=entry.oid)
         return data
 
 
-def _read_if_matches(path: str, oid: str) -> bytes | None:
+def _read_if_matches(project: Project, entry: Entry) -> bytes | None:
+    """The work-tree copy's bytes if they are exactly the registered ones (read without following a link)."""
     try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
+        data = project.tree.read_capped(entry.artifact, entry.size, "artifact")
+    except FilerError:
         return None
-    return data if OID_PREFIX + hashlib.sha256(data).hexdigest() == oid else None
+    if data is None:
+        return None
+    return data if OID_PREFIX + hashlib.sha256(data).hexdigest() == entry.oid else None
 
 
 __all__ = ["Filer", "FileInfo"]

@@ -14,6 +14,7 @@ import click
 
 from . import __version__
 from .errors import ConflictError, FilerError, PartialFailure
+from .quoting import escape_text, quote_path
 
 EXIT_INTERRUPTED = 130
 EXIT_BUG = 70
@@ -26,9 +27,20 @@ class Ctx:
         self.directory = directory
 
     def project(self, *, cache: str | None = None):  # -> Project
+        from .errors import FilerError
         from .project import Project
 
-        return Project.find(self.directory, cache_dir=cache)
+        project = Project.find(self.directory, cache_dir=cache)
+        try:
+            ignored = project.config.ignored
+        except FilerError:
+            ignored = []  # the command itself reports a broken config
+        if ignored:
+            self.note(
+                f"note: .gitfiler/config.yaml sets {escape_text(', '.join(ignored))}; a repository cannot choose these for your machine, "
+                "so they are ignored (set them in the per-clone config or the environment: see docs/configuration.md)"
+            )
+        return project
 
     def say(self, text: str) -> None:
         if not self.quiet:
@@ -108,7 +120,7 @@ def init(c: Ctx, remote_url: str | None, no_hooks: bool) -> None:
     project = c.project()
     result = do_init(project, remote_url=remote_url)
     verb = "initialised" if result.created else "updated"
-    c.say(f"{verb} {result.config}; default remote '{result.remote.name}' -> {result.remote.url}")
+    c.say(f"{verb} {quote_path(result.config)}; default remote '{escape_text(result.remote.name)}' -> {quote_path(result.remote.url)}")
     if not no_hooks:
         from .hooks import install as do_install
 
@@ -117,7 +129,7 @@ def init(c: Ctx, remote_url: str | None, no_hooks: bool) -> None:
 
 def _report_install(c: Ctx, result) -> None:
     if result.installed:
-        c.say(f"installed hooks in {result.hooks_dir}: {', '.join(result.installed)}")
+        c.say(f"installed hooks in {quote_path(result.hooks_dir)}: {', '.join(result.installed)}")
     for name in result.chained:
         c.say(f"  your existing {name} hook is kept as {name}.pre-gitfiler and runs first")
 
@@ -140,7 +152,7 @@ def install(c: Ctx, force: bool) -> None:
     result = do_install(c.project().root, force=force)
     _report_install(c, result)
     if not result.installed:
-        c.say(f"hooks already installed in {result.hooks_dir}")
+        c.say(f"hooks already installed in {quote_path(result.hooks_dir)}")
 
 
 @cli.command()
@@ -155,7 +167,7 @@ def uninstall(c: Ctx) -> None:
     from .hooks import uninstall as do_uninstall
 
     result = do_uninstall(c.project().root)
-    c.say(f"removed {len(result.installed)} hook(s) from {result.hooks_dir}" + (f"; restored {', '.join(result.restored)}" if result.restored else ""))
+    c.say(f"removed {len(result.installed)} hook(s) from {quote_path(result.hooks_dir)}" + (f"; restored {', '.join(result.restored)}" if result.restored else ""))
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})
@@ -209,7 +221,7 @@ def clone(c: Ctx, url: str, directory: str | None, branch: str | None, depth: in
         data.update(directory=result.directory, hooks_installed=result.hooks_installed, reverified=result.reverified, corrupt_dropped=result.corrupt_dropped)
         emit_json(data)
         return
-    c.say(f"cloned into {result.directory}")
+    c.say(f"cloned into {quote_path(result.directory)}")
     if result.corrupt_dropped:
         c.note(f"dropped {len(result.corrupt_dropped)} corrupt object(s) from the shared cache and fetched them again")
     if result.sync:
@@ -220,13 +232,17 @@ def clone(c: Ctx, url: str, directory: str | None, branch: str | None, depth: in
 @click.option("-n", "--dry-run", is_flag=True, help="Only report what would be deleted.")
 @click.option("--remote", "git_remote", metavar="GIT_REMOTE", help="Collect the filer remote instead, against the refs of this git remote (fetched first).")
 @click.option("-r", "--filer-remote", metavar="NAME", help="Which filer remote (default: the default remote).")
-@click.option("--grace", type=click.IntRange(0), default=24 * 3600, show_default=True, help="Keep cache objects younger than this many seconds.")
+@click.option("--grace", type=click.IntRange(0), default=24 * 3600, show_default=True, help="Keep objects (cache or, with --remote, remote) younger than this many seconds, whatever the refs say: they may belong to work not yet committed or pushed.")
 @click.option("--yes", is_flag=True, help="Really delete from the remote.")
 @click.option("--shared-cache-ok", is_flag=True, help="Collect a relocated (possibly shared) cache anyway.")
 @json_option
 @pass_ctx
 def gc(c: Ctx, dry_run: bool, git_remote: str | None, filer_remote: str | None, grace: int, yes: bool, shared_cache_ok: bool, as_json: bool) -> None:
     """Delete objects that no branch, tag, stash, reflog entry, index or worktree references.
+
+    Objects younger than --grace are always kept. With --remote, gc holds the filer
+    remote's lock: it refuses to start while a push is being checked, and pushes are
+    refused while it runs (see docs/gc.md).
 
     \b
     Example:
@@ -238,15 +254,16 @@ def gc(c: Ctx, dry_run: bool, git_remote: str | None, filer_remote: str | None, 
 
     project = c.project()
     if git_remote:
-        result = gc_remote(project, git_remote, name=filer_remote, dry_run=dry_run, yes=yes)
+        result = gc_remote(project, git_remote, name=filer_remote, dry_run=dry_run, yes=yes, grace_s=grace)
     else:
         result = gc_cache(project, dry_run=dry_run, grace_s=grace, shared_ok=shared_cache_ok)
     if as_json:
-        emit_json({"where": result.where, "dry_run": result.dry_run, "deleted": result.deleted, "bytes": result.bytes, "kept": result.kept})
+        emit_json({"where": result.where, "dry_run": result.dry_run, "deleted": result.deleted, "bytes": result.bytes, "kept": result.kept, "young": result.young})
         return
     verb = "would delete" if result.dry_run else "deleted"
     size = f" ({human_bytes(result.bytes)})" if result.bytes else ""
-    c.say(f"{verb} {len(result.deleted)} object(s){size} from {result.where}; kept {result.kept}")
+    young = f" ({result.young} unreferenced but younger than the {grace} s grace period)" if result.young else ""
+    c.say(f"{verb} {len(result.deleted)} object(s){size} from {result.where}; kept {result.kept}{young}")
 
 
 @cli.group()
@@ -281,7 +298,7 @@ def remote_add(c: Ctx, name: str, url: str, endpoint_url: str | None, region: st
     from .commands.setup import remote_add as do_add
 
     cfg = do_add(c.project(), name, url, endpoint_url=endpoint_url, region=region, profile=profile, default=make_default, force=force, local=local)
-    c.say(f"remote '{cfg.name}' -> {cfg.url}")
+    c.say(f"remote '{escape_text(cfg.name)}' -> {quote_path(cfg.url)}")
 
 
 @remote.command("list")
@@ -301,8 +318,8 @@ def remote_list(c: Ctx, as_json: bool) -> None:
         emit_json(rows)
         return
     for r in rows:
-        extra = f"  endpoint={r['endpoint_url']}" if r.get("endpoint_url") else ""
-        click.echo(f"{'*' if r['default'] else ' '} {r['name']}\t{r['url']}{extra}")
+        extra = f"  endpoint={quote_path(r['endpoint_url'])}" if r.get("endpoint_url") else ""
+        click.echo(f"{'*' if r['default'] else ' '} {quote_path(r['name'])}\t{quote_path(r['url'])}{extra}")
 
 
 @remote.command("remove")
@@ -373,7 +390,7 @@ def add(c: Ctx, paths: tuple[str, ...], meta: tuple[str, ...], jobs: int | None,
     for r in results:
         what = f"{r.files} files, " if r.files is not None else ""
         verb = "added" if r.changed else "unchanged"
-        c.say(f"{verb} {r.artifact} ({what}{human_bytes(r.size)}) -> {r.registry}")
+        c.say(f"{verb} {quote_path(r.artifact)} ({what}{human_bytes(r.size)}) -> {quote_path(r.registry)}")
 
 
 STATE_COLOURS = {"synced": "green", "local": "yellow", "modified": "red", "missing": "magenta"}
@@ -410,7 +427,7 @@ def status(c: Ctx, paths: tuple[str, ...], check_remote: bool, remote_name: str 
     for r in rows:
         counts[r.state] = counts.get(r.state, 0) + 1
         if r.state != "synced" or c.verbose:
-            c.say(f"  {click.style(f'{r.state:<9}', fg=STATE_COLOURS[r.state])}{r.artifact}")
+            c.say(f"  {click.style(f'{r.state:<9}', fg=STATE_COLOURS[r.state])}{quote_path(r.artifact)}")
     c.say(", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
 
 
@@ -433,8 +450,9 @@ def ls_cmd(c: Ctx, paths: tuple[str, ...], as_json: bool) -> None:
         emit_json([{"artifact": e.artifact, "registry": e.registry, "kind": e.kind, "oid": e.oid, "size": e.size, "files": e.files, "meta": e.meta} for e in entries])
         return
     for e in entries:
-        meta = " ".join(f"{k}={v}" for k, v in sorted(e.meta.items()))
-        click.echo(f"{e.kind:<4} {human_bytes(e.size):>10}  {e.oid[7:19]}  {e.artifact}{'  ' + meta if meta else ''}")
+        # meta is free-form text from the repository: quoted like a name so it cannot break the line.
+        meta = " ".join(f"{quote_path(k)}={quote_path(str(v))}" for k, v in sorted(e.meta.items()))
+        click.echo(f"{e.kind:<4} {human_bytes(e.size):>10}  {e.oid[7:19]}  {quote_path(e.artifact)}{'  ' + meta if meta else ''}")
 
 
 # -- push / pull / checkout ----------------------------------------------------------------
@@ -556,7 +574,7 @@ def remove_cmd(c: Ctx, paths: tuple[str, ...], keep_files: bool, remove_remote: 
     project = c.project()
     result = do_remove(project, project.select(project.load_entries(), list(paths)), remove_remote=remove_remote, remote=remote_name, keep_files=keep_files)
     for artifact in result.removed:
-        c.say(f"removed {artifact}")
+        c.say(f"removed {quote_path(artifact)}")
     if result.remote_deleted:
         c.say(f"deleted {result.remote_deleted} object(s) from the remote")
 
@@ -582,7 +600,7 @@ def fsck(c: Ctx, remove_corrupt: bool, jobs: int | None, as_json: bool) -> None:
         emit_json({"checked": result.checked, "bytes": result.bytes, "corrupt": [{"oid": o, "path": p} for o, p in result.corrupt], "removed": result.removed})
     else:
         for oid, path in result.corrupt:
-            click.echo(f"corrupt: {path} ({oid}){' - removed' if oid in result.removed else ''}", err=True)
+            click.echo(f"corrupt: {quote_path(path)} ({oid}){' - removed' if oid in result.removed else ''}", err=True)
         c.note(f"checked {result.checked} object(s), {human_bytes(result.bytes)}: {len(result.corrupt)} corrupt")
     if result.corrupt:
         raise IntegrityError(f"{len(result.corrupt)} corrupt object(s) in the cache; rerun with --remove-corrupt, then 'git filer pull'")
@@ -607,7 +625,7 @@ def validate(c: Ctx, as_json: bool) -> None:
         emit_json([p.__dict__ for p in problems])
     else:
         for p in problems:
-            click.echo(f"  {p.path}: {p.reason}", err=True)
+            click.echo(f"  {quote_path(p.path)}: {escape_text(p.reason)}", err=True)
     if problems:
         raise FilerError(f"{len(problems)} problem(s) found")
     c.note("registry files and artifacts are consistent")
@@ -632,7 +650,7 @@ def check_large_files(c: Ctx, paths: tuple[str, ...], max_size: str | None) -> N
     limit = parse_size(max_size) if max_size else project.config.large_file_threshold
     problems = large_files(project, list(paths), limit)
     for p in problems:
-        click.echo(f"  {p.path}: {p.reason}", err=True)
+        click.echo(f"  {quote_path(p.path)}: {escape_text(p.reason)}", err=True)
     if problems:
         raise FilerError(f"{len(problems)} file(s) too large for git")
 
@@ -686,20 +704,20 @@ def main(argv: list[str] | None = None) -> int:
         return rv if isinstance(rv, int) else 0
     except PartialFailure as err:
         for what, why in err.failures:
-            click.echo(f"  {what}: {why}", err=True)
-        click.echo(f"error: {err}", err=True)
+            click.echo(f"  {quote_path(what)}: {escape_text(why)}", err=True)
+        click.echo(f"error: {escape_text(str(err))}", err=True)
         return err.exit_code
     except ConflictError as err:
         for path in getattr(err, "kept", []):
-            click.echo(f"  kept (modified): {path}", err=True)
-        click.echo(f"error: {err}", err=True)
+            click.echo(f"  kept (modified): {quote_path(path)}", err=True)
+        click.echo(f"error: {escape_text(str(err))}", err=True)
         return err.exit_code
     except FilerError as err:
         if verbose:
             import traceback
 
             traceback.print_exc()
-        click.echo(f"error: {err}", err=True)
+        click.echo(f"error: {escape_text(str(err))}", err=True)
         return err.exit_code
     except click.exceptions.Exit as err:
         return err.exit_code

@@ -72,3 +72,19 @@ class PartialFailure(FilerError):
         super().__init__(message)
         self.failures = failures
         self.exit_code = exit_code
+
+
+class TransientRemoteError(RemoteError):
+    """The remote failed in a way that may pass (throttling, 5xx, a dropped connection):
+    the transfer engine retries the object with backoff instead of stopping the run."""
+
+
+# When a bulk operation meets problems of several kinds, it exits with the code of the most
+# serious one: data that is wrong, then input that is hostile, then what stops the work.
+_SEVERITY = (6, 4, 9, 5, 7, 3, 8)
+
+
+def most_serious(codes: list[int]) -> int:
+    """The exit code to report for problems with these exit codes (1 when none is known)."""
+    present = set(codes)
+    return next((c for c in _SEVERITY if c in present), 1)

@@ -10,12 +10,25 @@ every hook.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
-from typing import NamedTuple
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import IO, NamedTuple
 
 from .errors import FilerError, NotARepositoryError
 
 ZERO_SHA = "0" * 40
+# Registry files are refused above 1 MiB (registry.read), so a bigger blob that
+# claims to be one is never read into memory: a hostile repository could make it
+# gigabytes.
+MAX_BLOB_BYTES = 1 << 20
+_OID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+_CHUNK = 1 << 16
+# Total bytes of paths per git command line, far below ARG_MAX.
+_ARGV_BUDGET = 64 * 1024
 
 
 def clean_env() -> dict[str, str]:
@@ -24,12 +37,19 @@ def clean_env() -> dict[str, str]:
     for var in ("GIT_INDEX_FILE", "GIT_WORK_TREE", "GIT_DIR", "GIT_PREFIX"):
         # Hooks run with GIT_DIR/GIT_INDEX_FILE set relative to the repo; we pass -C instead.
         env.pop(var, None)
+    for var in ("GIT_LITERAL_PATHSPECS", "GIT_GLOB_PATHSPECS", "GIT_NOGLOB_PATHSPECS", "GIT_ICASE_PATHSPECS"):
+        # Our patterns ('*.filer') and our literal paths must mean the same whatever the user exported.
+        env.pop(var, None)
     return env
 
 
-def run(args: list[str], cwd: str, *, check: bool = True, input: bytes | None = None, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+def run(args: list[str], cwd: str, *, check: bool = True, input: bytes | None = None, extra_env: dict[str, str] | None = None, literal: bool = False) -> subprocess.CompletedProcess[bytes]:
+    """Run git. `literal=True` makes every pathspec an exact path: no globbing, no ':(magic)'
+    (a file may be called 'x[1].filer' or ':x.filer'); only for commands that take no patterns."""
     env = clean_env()
     env.update(extra_env or {})
+    if literal:
+        env["GIT_LITERAL_PATHSPECS"] = "1"
     try:
         proc = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True, env=env)
     except FileNotFoundError:
@@ -100,7 +120,8 @@ def find_repo(start: str) -> RepoPaths | None:
     proc = run(["rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-common-dir"], start, check=False)
     if proc.returncode != 0:
         return None
-    lines = proc.stdout.decode().splitlines()
+    # One path per line; splitlines() would also cut at \r, \f and other characters a path may hold.
+    lines = os.fsdecode(proc.stdout).removesuffix("\n").split("\n")
     if len(lines) < 3 or not lines[0]:
         return None  # inside .git or a bare repository
     root, git_dir, common = lines[0], lines[1], lines[2]
@@ -116,12 +137,15 @@ def require_repo(start: str) -> RepoPaths:
     return found
 
 
-def ls_files(root: str, patterns: list[str], *, others: bool = True) -> list[str]:
-    """Repo-relative paths matching git pathspecs, staged or untracked-but-not-ignored."""
+def ls_files(root: str, patterns: list[str], *, others: bool = True, literal: bool = False) -> list[str]:
+    """Repo-relative paths matching git pathspecs, staged or untracked-but-not-ignored.
+
+    `literal=True`: `patterns` are paths (a file, or a directory and what is below it), not globs.
+    """
     args = ["ls-files", "-z", "--cached", "--full-name"]
     if others:
         args += ["--others", "--exclude-standard"]
-    proc = run([*args, "--", *patterns], root)
+    proc = run([*args, "--", *patterns], root, literal=literal)
     seen: dict[str, None] = {}
     for p in proc.stdout.split(b"\0"):
         if p:
@@ -130,12 +154,33 @@ def ls_files(root: str, patterns: list[str], *, others: bool = True) -> list[str
 
 
 def add(root: str, paths: list[str]) -> None:
-    if paths:
-        run(["add", "--", *paths], root)
+    """Stage exactly `paths` (literal: 'x[1].filer' never stages 'x1.filer')."""
+    for chunk in _chunks(paths):
+        run(["add", "--", *chunk], root, literal=True)
+
+
+def rm_cached(root: str, paths: list[str]) -> None:
+    """Unstage exactly `paths` (literal), keeping the files; paths git does not track are ignored."""
+    for chunk in _chunks(paths):
+        run(["rm", "--cached", "-q", "--ignore-unmatch", "--", *chunk], root, literal=True)
 
 
 def is_ignored(root: str, path: str) -> bool:
-    return run(["check-ignore", "-q", "--no-index", "--", path], root, check=False).returncode == 0
+    return run(["check-ignore", "-q", "--no-index", "--", path], root, check=False, literal=True).returncode == 0
+
+
+def _chunks(paths: list[str]) -> Iterator[list[str]]:
+    """`paths` in batches small enough for one command line."""
+    chunk: list[str] = []
+    used = 0
+    for p in paths:
+        if chunk and used + len(p) + 1 > _ARGV_BUDGET:
+            yield chunk
+            chunk, used = [], 0
+        chunk.append(p)
+        used += len(p) + 1
+    if chunk:
+        yield chunk
 
 
 def config_get(root: str, key: str) -> str | None:
@@ -213,36 +258,190 @@ def diff_names(root: str, old: str, new: str, pattern: str) -> list[str]:
     return [os.fsdecode(p) for p in proc.stdout.split(b"\0") if p]
 
 
-def read_blobs(root: str, blobs: list[str]) -> dict[str, bytes]:
-    """Contents of many blobs through one `git cat-file --batch`."""
-    if not blobs:
-        return {}
-    proc = run(["cat-file", "--batch"], root, input=("\n".join(blobs) + "\n").encode())
-    data = proc.stdout
-    out: dict[str, bytes] = {}
-    pos = 0
-    for sha in blobs:
-        nl = data.index(b"\n", pos)
-        header = data[pos:nl].decode().split()
-        pos = nl + 1
-        if len(header) < 3 or header[1] == "missing":
+class Blobs(dict[str, bytes]):
+    """Blob contents by key (blob id, or path for `files_at`).
+
+    `too_large` maps the keys of blobs bigger than the cap to their size: they
+    were never read, so they are neither here nor missing. A caller must refuse
+    them (a registry file that big is not one), not treat them as absent.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.too_large: dict[str, int] = {}
+
+
+@contextmanager
+def _batch(root: str, args: list[str], lines: list[str]) -> Iterator[IO[bytes]]:
+    """A streaming git batch command: `lines` are written by a thread while the caller reads
+    stdout, so neither side waits on a full pipe and nothing is held whole in memory."""
+    with tempfile.TemporaryFile() as errf:
+        try:
+            proc = subprocess.Popen(["git", *args], cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errf, env=clean_env())
+        except FileNotFoundError:
+            raise FilerError("git is not installed or not on PATH; install git and retry") from None
+        assert proc.stdin is not None and proc.stdout is not None
+        stdin = proc.stdin
+
+        def feed() -> None:
+            try:
+                for i in range(0, len(lines), 1024):
+                    stdin.write("".join(f"{line}\n" for line in lines[i : i + 1024]).encode())
+            except OSError:
+                pass  # git died; its exit status tells why
+            finally:
+                try:
+                    stdin.close()
+                except OSError:
+                    pass
+
+        writer = threading.Thread(target=feed, daemon=True)
+        writer.start()
+        finished = False
+        try:
+            yield proc.stdout
+            finished = True
+        finally:
+            if not finished:
+                proc.kill()
+            proc.stdout.close()
+            rc = proc.wait()
+            writer.join()
+        if rc != 0:
+            errf.seek(0)
+            msg = errf.read().decode(errors="replace").strip().splitlines()
+            raise FilerError(f"git {args[0]} failed: {msg[-1] if msg else 'exit ' + str(rc)}")
+
+
+class _EarlyEnd(Exception):
+    """git's output stopped mid-answer; its exit status and stderr say why."""
+
+
+def _read_exact(stream: IO[bytes], n: int) -> bytes:
+    data = stream.read(n)
+    if len(data) != n:
+        raise _EarlyEnd
+    return data
+
+
+def _drain(stream: IO[bytes], n: int) -> None:
+    while n > 0:
+        n -= len(_read_exact(stream, min(n, _CHUNK)))
+
+
+def _cat_objects(root: str, oids: list[str], wanted: Callable[[str, int], bool]) -> Iterator[tuple[str, str, int, bytes | None]]:
+    """(oid, type, size, content) for each of `oids` through one `git cat-file --batch`.
+
+    Content is read only when `wanted(type, size)`; otherwise it is skipped in
+    chunks and None. A missing object has type "missing". Only full hex ids are
+    sent, so no name can break the line protocol.
+    """
+    for oid in oids:
+        if not _OID.fullmatch(oid):
+            raise ValueError(f"not a full object id: {oid!r}")
+    if not oids:
+        return
+    complete = False
+    with _batch(root, ["cat-file", "--batch"], oids) as out:
+        try:
+            for oid in oids:
+                line = out.readline(256)
+                if not line:
+                    raise _EarlyEnd
+                header = line.rstrip(b"\n").split(b" ")
+                if len(header) == 2 and header[1] in (b"missing", b"ambiguous"):
+                    yield oid, "missing", 0, None
+                    continue
+                if not line.endswith(b"\n") or len(header) != 3 or header[0].decode() != oid or not header[2].isdigit():
+                    raise FilerError(f"unexpected output from git cat-file for {oid}: {line[:100]!r}")
+                kind, size = header[1].decode(), int(header[2])
+                data: bytes | None = None
+                if wanted(kind, size):
+                    data = _read_exact(out, size)
+                else:
+                    _drain(out, size)
+                _read_exact(out, 1)  # the LF after each object
+                yield oid, kind, size, data
+            complete = True
+        except _EarlyEnd:
+            pass  # leaving the block raises git's own error if it failed
+    if not complete:
+        raise FilerError("git cat-file stopped before answering for every object; is the repository corrupt? try 'git fsck'")
+
+
+def read_blobs(root: str, blobs: list[str], *, max_size: int = MAX_BLOB_BYTES) -> Blobs:
+    """Contents of many blobs (full hex ids) through one streaming `git cat-file --batch`.
+
+    Missing ids and non-blobs are left out; blobs above `max_size` bytes are
+    skipped unread and listed in `.too_large`.
+    """
+    out = Blobs()
+    wanted = list(dict.fromkeys(blobs))
+    for oid, kind, size, data in _cat_objects(root, wanted, lambda kind, size: kind == "blob" and size <= max_size):
+        if kind != "blob":
             continue
-        size = int(header[2])
-        out[sha] = data[pos : pos + size]
-        pos += size + 1
+        if data is None:
+            out.too_large[oid] = size
+        else:
+            out[oid] = data
     return out
 
 
-def files_at(root: str, commit: str, paths: list[str]) -> dict[str, bytes]:
-    """Contents of `paths` as of `commit` (absent paths are left out), in one git process."""
-    names = [f"{commit}:{p}" for p in paths]
-    found = read_blobs(root, names)
-    return {p: found[n] for p, n in zip(paths, names) if n in found}
+class TreeEntry(NamedTuple):
+    mode: str
+    kind: str
+    oid: str
+    path: str
+
+
+def ls_tree(root: str, commit: str, paths: list[str]) -> list[TreeEntry]:
+    """Entries of `paths` (exact repo-relative paths) in `commit`'s tree, recursively, read with -z.
+
+    A commit or tree that does not exist yields nothing.
+    """
+    if commit.startswith("-"):
+        raise ValueError(f"not a revision: {commit!r}")
+    wanted = set(paths)
+    out: list[TreeEntry] = []
+    for chunk in _chunks(list(wanted)):
+        # ls-tree matches a directory's contents too; only exact paths are kept below.
+        proc = run(["ls-tree", "-r", "-z", "--full-tree", commit, "--", *chunk], root, check=False, literal=True)
+        if proc.returncode != 0:
+            if rev_parse(root, f"{commit}^{{tree}}") is None:
+                return []
+            msg = proc.stderr.decode(errors="replace").strip().splitlines()
+            raise FilerError(f"git ls-tree failed: {msg[-1] if msg else 'exit ' + str(proc.returncode)}")
+        for record in proc.stdout.split(b"\0"):
+            meta, tab, name = record.partition(b"\t")
+            if not tab:
+                continue
+            mode, kind, oid = meta.decode().split(" ")
+            path = os.fsdecode(name)
+            if path in wanted:
+                out.append(TreeEntry(mode, kind, oid, path))
+    return out
+
+
+def files_at(root: str, commit: str, paths: list[str], *, max_size: int = MAX_BLOB_BYTES) -> Blobs:
+    """Contents of the regular files `paths` as of `commit`, keyed by path; absent paths (and
+    symlinks, directories, submodules) are left out, those above `max_size` are in `.too_large`."""
+    ids: dict[str, str] = {}
+    for e in ls_tree(root, commit, paths):
+        if e.kind == "blob" and e.mode != "120000":
+            ids[e.path] = e.oid
+    blobs = read_blobs(root, list(ids.values()), max_size=max_size)
+    out = Blobs()
+    for path, oid in ids.items():
+        if oid in blobs:
+            out[path] = blobs[oid]
+        elif oid in blobs.too_large:
+            out.too_large[path] = blobs.too_large[oid]
+    return out
 
 
 def git_path(root: str, name: str) -> str:
     """`git rev-parse --git-path NAME`: honours core.hooksPath and linked worktrees."""
-    out = run(["rev-parse", "--git-path", name], root).stdout.decode().strip()
+    out = os.fsdecode(run(["rev-parse", "--git-path", name], root).stdout).removesuffix("\n")
     return out if os.path.isabs(out) else os.path.join(root, out)
 
 
@@ -259,19 +458,69 @@ def clone(url: str, dest: str, *, branch: str | None = None, depth: int | None =
 
 
 def registry_blobs_reachable(root: str, rev_args: list[str], suffix: str) -> list[str]:
-    """Blob ids of files ending in `suffix` in any tree reachable from `rev_args`."""
-    proc = run(["rev-list", "--objects", *rev_args], root)
-    out: dict[str, None] = {}
-    for line in proc.stdout.decode(errors="surrogateescape").splitlines():
-        sha, _, path = line.partition(" ")
-        if path.endswith(suffix):
-            out[sha] = None
-    return list(out)
+    """Blob ids of files named `*suffix` in any tree reachable from `rev_args` (and, with
+    `--indexed-objects`, in every worktree's index).
+
+    `rev-list --objects` cuts each path at its first newline, so a registry file
+    under a name with a newline would be missed and gc would delete what it
+    references. Instead the trees themselves are read: an entry's name is
+    NUL-terminated there and ends with `suffix` exactly when its path does.
+    """
+    proc = run(["rev-list", "--objects", "--filter=object:type=tree", *rev_args], root)
+    # Each line starts with an object id (commit or tree); what follows is a name we do not trust.
+    oids = list(dict.fromkeys(line.split(b" ", 1)[0].decode() for line in proc.stdout.split(b"\n") if line))
+    found: dict[str, None] = {}
+    want = suffix.encode()
+    for tree_oid, kind, _size, data in _cat_objects(root, oids, lambda kind, _size: kind == "tree"):
+        if kind == "tree" and data is not None:
+            try:
+                for oid in _tree_blobs_named(data, want, len(tree_oid) // 2):
+                    found[oid] = None
+            except ValueError:
+                raise FilerError(f"tree {tree_oid} is malformed; run 'git fsck' and repair the repository before gc") from None
+    if "--indexed-objects" in rev_args:
+        for tree in worktrees(root):
+            if not os.path.isdir(tree):
+                raise FilerError(f"worktree {tree} is registered but missing, so its index cannot be read; restore it or run 'git worktree prune'")
+            for oid, path in _index_blobs(tree):
+                if path.endswith(want):
+                    found[oid] = None
+    return list(found)
+
+
+def _tree_blobs_named(data: bytes, suffix: bytes, raw_len: int) -> Iterator[str]:
+    """Ids of the non-tree, non-submodule entries of a raw tree object whose name ends with `suffix`.
+
+    A raw tree is a sequence of `<octal mode> SP <name> NUL <raw id>`.
+    """
+    pos = 0
+    while pos < len(data):
+        sp = data.index(b" ", pos)
+        nul = data.index(b"\0", sp)
+        mode, name = int(data[pos:sp], 8), data[sp + 1 : nul]
+        raw = data[nul + 1 : nul + 1 + raw_len]
+        if len(raw) != raw_len:
+            raise ValueError("truncated tree entry")
+        pos = nul + 1 + raw_len
+        if mode & 0o170000 not in (0o040000, 0o160000) and name.endswith(suffix):
+            yield raw.hex()
+
+
+def _index_blobs(worktree: str) -> Iterator[tuple[str, bytes]]:
+    """(blob id, path) of every entry, every stage, of a worktree's index."""
+    proc = run(["ls-files", "-s", "-z"], worktree)
+    for record in proc.stdout.split(b"\0"):
+        meta, tab, path = record.partition(b"\t")
+        if tab:
+            mode, oid, _stage = meta.decode().split(" ")
+            if mode != "160000":
+                yield oid, path
 
 
 def worktrees(root: str) -> list[str]:
-    proc = run(["worktree", "list", "--porcelain"], root)
-    return [line[9:] for line in proc.stdout.decode().splitlines() if line.startswith("worktree ")]
+    """Every worktree's root (-z: a path may hold a newline)."""
+    proc = run(["worktree", "list", "--porcelain", "-z"], root)
+    return [os.fsdecode(field[9:]) for field in proc.stdout.split(b"\0") if field.startswith(b"worktree ")]
 
 
 def fetch(root: str, remote: str) -> None:

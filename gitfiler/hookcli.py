@@ -19,7 +19,10 @@ ZERO = "0" * 40
 
 
 def _say(text: str) -> None:
-    print(f"gitfiler: {text}", file=sys.stderr)
+    from .quoting import escape_text
+
+    # Paths and reasons come from the repository: control characters are shown escaped, never sent to the terminal.
+    print(f"gitfiler: {escape_text(text)}", file=sys.stderr)
 
 
 def _env_off(name: str) -> bool:
@@ -180,7 +183,9 @@ def _pre_push(git_remote: str, stdin_text: str) -> int:
     if report.refusals:
         _say(f"push refused: {len(report.refusals)} problem(s) with artifacts in the pushed commits:")
         for r in report.refusals:
-            print(f"  {r.commit[:10]}  {r.registry}  {r.oid}  {r.reason}", file=sys.stderr)
+            from .quoting import escape_text, quote_path
+
+            print(f"  {r.commit[:10]}  {quote_path(r.registry)}  {r.oid}  {escape_text(r.reason)}", file=sys.stderr)
         _say("fix them (e.g. 'git filer push' from a clone that has the bytes) and push again")
         return 1
     if report.uploaded:

@@ -37,6 +37,8 @@ def decode(data: bytes, where: str) -> list[ManifestEntry]:
         doc = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise RegistryError(f"{where}: directory manifest is not valid JSON ({err})") from None
+    except (RecursionError, ValueError):  # nesting beyond the parser's depth, or an integer of thousands of digits
+        raise RegistryError(f"{where}: directory manifest is nested too deeply or holds a number too large") from None
     if not isinstance(doc, dict) or set(doc) != {"version", "entries"}:
         raise RegistryError(f"{where}: directory manifest must be an object with exactly 'version' and 'entries'")
     if doc["version"] != MANIFEST_VERSION or isinstance(doc["version"], bool):

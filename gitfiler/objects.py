@@ -154,20 +154,47 @@ class ObjectStore:
         # Objects this process verified (written or re-hashed); a fresh copy out
         # of the store need not be hashed a second time.
         self.verified: set[str] = set()
-        self._made: set[str] = set()  # shard directories known to exist: one mkdir each, not one per object
+        self._made: set[str] = set()
+        self._real: set[str] = set()  # directories checked not to be links (see _check_real)  # shard directories known to exist: one mkdir each, not one per object
 
     def _ensure_dir(self, directory: str) -> None:
         if directory not in self._made:
             if self.durable and not os.path.isdir(directory):
                 self._dirty_dirs.add(os.path.dirname(directory))
             os.makedirs(directory, exist_ok=True)
+            self._check_real(directory)
             self._made.add(directory)
+
+    def _check_real(self, directory: str) -> None:
+        """Every directory from the root down to `directory` must be a real one: a link in a
+        store (a tampered shared remote) would send reads and writes elsewhere. The root
+        itself is the user's choice and may be a link."""
+        if directory in self._real:
+            return
+        rel = os.path.relpath(directory, self.root)
+        cur = self.root
+        for part in rel.split(os.sep):
+            cur = os.path.join(cur, part)
+            if cur in self._real:
+                continue
+            try:
+                st = os.lstat(cur)
+            except (FileNotFoundError, NotADirectoryError):
+                return
+            if not stat.S_ISDIR(st.st_mode):
+                raise IntegrityError(
+                    f"{cur} in the store {self.root} is a symlink or a file where a directory belongs; refusing to read or write through it",
+                    path=cur,
+                )
+            self._real.add(cur)
 
     def temp(self) -> str:
         """A fresh temp path on this store's filesystem, where a killed writer's leftovers get swept."""
         from .tempfiles import area
 
-        return area(os.path.join(self.root, "tmp")).name()
+        base = os.path.join(self.root, "tmp")
+        self._check_real(base)
+        return area(base).name()
 
     def flush(self) -> None:
         """Make the names of objects written so far durable (one fsync per touched directory)."""
@@ -294,6 +321,7 @@ class ObjectStore:
         """The object for reading. A link or special file in its place (a tampered store:
         `/dev/zero` streams forever) is refused as corrupt, never followed."""
         path = self.path(oid)
+        self._check_real(os.path.dirname(path))
         try:
             fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
         except (FileNotFoundError, NotADirectoryError):

@@ -165,7 +165,10 @@ class Project:
 
     @property
     def initialized(self) -> bool:
-        return os.path.exists(os.path.join(self.root, TRACKED))
+        try:
+            return self.tree.lstat(TRACKED) is not None
+        except UnsafePathError:
+            return True  # a linked .gitfiler: reading the config will refuse it, with the reason
 
     def remote_config(self, name_or_url: str | None = None) -> RemoteConfig:
         """The remote to use: an explicit name or URL, else $GITFILER_REMOTE, else the default."""

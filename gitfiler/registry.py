@@ -49,9 +49,20 @@ def is_registry_file(path: str) -> bool:
 
 
 def dumps(entry: Entry) -> bytes:
+    """The canonical bytes. Readable UTF-8 where YAML reads it back exactly; where it would not
+    (a line or paragraph separator, a non-breaking space at an edge), the escaped form."""
+    for readable in (True, False):
+        data = _dumps(entry, readable)
+        if readable and loads(data, entry.registry) != entry:
+            continue
+        return data
+    raise AssertionError("unreachable")
+
+
+def _dumps(entry: Entry, readable: bool) -> bytes:
     lines = [
         f"version: {SCHEMA_VERSION}",
-        f"path: {_scalar(entry.path)}",
+        f"path: {_scalar(entry.path, readable)}",
         f"kind: {entry.kind}",
         f"oid: {entry.oid}",
         f"size: {entry.size}",
@@ -62,17 +73,19 @@ def dumps(entry: Entry) -> bytes:
     if entry.meta:
         import yaml
 
-        body = yaml.safe_dump(entry.meta, sort_keys=True, default_flow_style=False, allow_unicode=True, width=1000)
-        text += "meta:\n" + "".join(f"  {line}\n" for line in body.splitlines())
+        body = yaml.safe_dump(entry.meta, sort_keys=True, default_flow_style=False, allow_unicode=readable, width=1000)
+        text += "meta:\n" + "".join(f"  {line}\n" for line in body.split("\n") if line)
     return text.encode("utf-8")
 
 
-def _scalar(value: str) -> str:
+def _scalar(value: str, readable: bool = True) -> str:
     import yaml
 
     # safe_dump quotes whatever YAML would misread (e.g. 'true', '1.0', ': ').
-    out = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10_000).strip()
-    return out[:-4].rstrip() if out.endswith("\n...") or out.endswith(" ...") else out
+    out = yaml.safe_dump(value, default_flow_style=True, allow_unicode=readable, width=10_000)
+    out = out.removesuffix("\n")
+    out = out.removesuffix("\n...") if out.endswith("\n...") else out
+    return out.rstrip("\n")
 
 
 MAX_REGISTRY_BYTES = 1 << 20
@@ -121,12 +134,13 @@ def parse_yaml(data: bytes, where: str, error: type[Exception] = RegistryError) 
         _LOADER = _strict_loader()
     try:
         return yaml.load(data.decode("utf-8"), Loader=_LOADER)
-    except (UnicodeDecodeError, yaml.YAMLError, RecursionError) as err:
-        problem = str(err).splitlines()[0] if not isinstance(err, RecursionError) else "nested too deeply"
+    except (UnicodeDecodeError, yaml.YAMLError, RecursionError, ValueError) as err:
+        # ValueError: an integer of thousands of digits (Python refuses to convert it).
+        problem = str(err).splitlines()[0] if isinstance(err, (UnicodeDecodeError, yaml.YAMLError)) else "a value is too large or nested too deeply"
         raise error(f"{where}: not valid YAML ({problem}); fix the file or restore it with git") from None
 
 
-_FAST_LINE = re.compile(r"^(version|size|files): (0|[1-9][0-9]*)$|^(kind): ([a-z]+)$|^(oid): (sha256:[0-9a-f]{64})$|^(path): ([A-Za-z_][A-Za-z0-9._/-]*)$")
+_FAST_LINE = re.compile(r"^(version|size|files): (0|[1-9][0-9]{0,17})$|^(kind): ([a-z]+)$|^(oid): (sha256:[0-9a-f]{64})$|^(path): ([A-Za-z_][A-Za-z0-9._/-]*)$")
 # Plain scalars YAML 1.1 would read as booleans or null rather than strings.
 _YAML_WORDS = {"y", "yes", "n", "no", "true", "false", "on", "off", "null"}
 
@@ -210,7 +224,32 @@ def from_mapping(doc: Any, registry: str) -> Entry:
         meta = {}
     if not isinstance(meta, dict) or not all(isinstance(k, str) for k in meta):
         raise bad("'meta' must be a mapping with string keys")
+    problem = _meta_problem(meta, 0)
+    if problem:
+        raise bad(f"'meta' {problem}")
     return Entry(registry=registry, path=path, kind=kind, oid=oid, size=size, files=files, meta=meta)
+
+
+_META_SCALARS = (str, int, float, bool, type(None))
+MAX_META_DEPTH = 32
+
+
+def _meta_problem(value: Any, depth: int) -> str | None:
+    """Why `value` cannot be metadata (None when it can): plain YAML data only, so that it
+    reads back as written and converts to JSON; no tuples, sets or binary."""
+    import datetime
+
+    if depth > MAX_META_DEPTH:
+        return f"is nested more than {MAX_META_DEPTH} levels deep"
+    if isinstance(value, dict):
+        if not all(isinstance(k, (str, int, float, bool)) for k in value):
+            return "has a key that is not a string, number or boolean"
+        return next((p for v in value.values() if (p := _meta_problem(v, depth + 1))), None)
+    if isinstance(value, list):
+        return next((p for v in value if (p := _meta_problem(v, depth + 1))), None)
+    if isinstance(value, _META_SCALARS + (datetime.date,)):
+        return None
+    return f"holds a {type(value).__name__}; use plain mappings, lists and scalars"
 
 
 def read(root: str, registry: str) -> Entry:

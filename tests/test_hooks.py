@@ -343,7 +343,7 @@ def test_gc_remote_needs_yes_and_keeps_what_refs_reach(repo: Repo, origin: Path)
     orphan.write_bytes(b"orphan")
     proc = repo.filer("gc", "--remote", "origin", check=False)
     assert proc.returncode != 0 and "--yes" in proc.stderr and orphan.exists()
-    repo.filer("gc", "--remote", "origin", "--yes")
+    repo.filer("gc", "--remote", "origin", "--yes", "--grace", "0")
     assert not orphan.exists() and obj(repo.remote_dir, b"kept").exists()
 
 

@@ -52,13 +52,14 @@ def check_addable(project: Project, path: str, tracked: list[Entry]) -> str:
             raise FilerError(f"{path} is inside {e.artifact}, which gitfiler already tracks as a directory; re-add {e.artifact} instead")
         if os.path.isdir(absolute) and e.artifact.startswith(rel + "/"):
             raise FilerError(f"{path} contains {e.artifact}, which is tracked on its own; add the files separately or remove {e.registry} first")
-    if project.has_git and git.ls_files(project.root, [rel], others=False):
+    if project.has_git and git.ls_files(project.root, [rel], others=False, literal=True):
         raise FilerError(f"{path} is already committed to git; run 'git rm -r --cached {rel}' first, then add it again")
     return rel
 
 
 def ignore_line(name: str) -> str:
-    escaped = "".join("\\" + c if c in "*?[\\" else c for c in name)
+    # A line cannot hold a newline (and git drops a CR before one): '?' stands for either.
+    escaped = "".join("\\" + c if c in "*?[\\" else "?" if c in "\r\n" else c for c in name)
     if escaped[:1] in ("#", "!"):
         escaped = "\\" + escaped
     if escaped.endswith(" "):

@@ -4,12 +4,20 @@ Reachability is computed from git itself: every registry file in any tree
 reachable from branches, tags, remote-tracking refs, the stash and reflog
 entries, plus what is staged and what sits in every worktree. A directory's
 manifest keeps its files. Objects younger than the grace period are kept
-whatever the refs say (an `add` not yet staged, a dump in progress).
+whatever the refs say: in the cache, an `add` not yet staged or a dump in
+progress; in a remote, objects another clone's post-commit hook uploaded for
+commits not yet pushed to git. A registry file in history that no longer
+parses keeps every oid written in it (a stricter parser must not turn old
+commits into garbage).
+
+`gc --remote` holds the remote's exclusive lock (see `gitfiler.remotes.RemoteLock`)
+while it decides and deletes, so no pre-push check can pass in the middle of it.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -18,8 +26,11 @@ from ..errors import FilerError, IntegrityError, RegistryError, UnsafePathError
 from ..manifest import decode as decode_manifest
 from ..project import Project
 from ..registry import SUFFIX, Entry
+from ..remotes import GC, Listed, Remote, RemoteLock
 
 DEFAULT_GRACE_S = 24 * 3600
+_OID_TEXT = re.compile(rb"sha256:[0-9a-f]{64}")
+_DIR_TEXT = re.compile(rb"^kind:[ \t]*[\'\"]?dir\b", re.M)
 
 
 @dataclass
@@ -29,40 +40,65 @@ class GcResult:
     deleted: list[str] = field(default_factory=list)
     bytes: int = 0
     dry_run: bool = True
+    young: int = 0  # kept only because they are younger than the grace period
 
 
-def _entries_in_history(project: Project) -> list[Entry]:
+def _entries_in_history(project: Project) -> tuple[list[Entry], list[tuple[str, bytes]]]:
+    """(parsed entries, (where, bytes) of registry blobs that do not parse)."""
     blobs = git.registry_blobs_reachable(project.root, ["--all", "--reflog", "--indexed-objects"], SUFFIX)
     out: list[Entry] = []
-    for sha, data in git.read_blobs(project.root, blobs).items():
+    unparsed: list[tuple[str, bytes]] = []
+    found = git.read_blobs(project.root, blobs)
+    if found.too_large:
+        # Never read, so what they reference is unknown: collecting anything could lose it.
+        raise FilerError(
+            f"registry file blob(s) {', '.join(sorted(found.too_large))[:200]} in history are larger than 1 MiB; gc cannot tell "
+            "what they reference and refuses to delete anything (remove them from history, or inspect them with 'git cat-file -p')"
+        )
+    for sha, data in found.items():
         try:
             out.append(registry.loads(data, f"blob {sha}"))
         except (RegistryError, UnsafePathError):
-            continue  # a malformed registry file references nothing we could keep
+            unparsed.append((f"blob {sha}", data))
     for tree in git.worktrees(project.root):
         wt = Project.find(tree)
         out += wt.load_entries()
-    return out
+    return out, unparsed
 
 
-def referenced(project: Project, remote=None) -> set[str]:
+def _manifest_files(project: Project, oid: str, where: str, remote: Remote | None, *, strict: bool) -> list[str]:
+    """The file oids a directory manifest lists. Without the manifest, gc cannot tell what
+    to keep, so it refuses; a manifest that does not decode is an error when `strict`,
+    else (an oid found in an unparseable registry file) it simply is no manifest."""
+    if not project.store.has(oid):
+        if remote is None:
+            raise FilerError(f"manifest {oid} ({where}) is not in the cache, so its files cannot be told apart; run 'git filer pull' first")
+        try:
+            remote.download(oid, project.store)
+        except FilerError:
+            raise FilerError(f"manifest {oid} ({where}) is neither in the cache nor in the remote; refusing to collect garbage without it") from None
+    try:
+        return [m.oid for m in decode_manifest(project.store.read_verified(oid), where)]
+    except (RegistryError, IntegrityError) as err:
+        if not strict:
+            return []
+        raise FilerError(f"cannot read manifest {oid}: {err}; run 'git filer fsck' first") from None
+
+
+def referenced(project: Project, remote: Remote | None = None) -> set[str]:
     """Every oid reachable from git's refs, the index and all worktrees."""
     keep: set[str] = set()
-    for e in _entries_in_history(project):
+    entries, unparsed = _entries_in_history(project)
+    for e in entries:
         keep.add(e.oid)
-        if e.kind != "dir":
-            continue
-        if not project.store.has(e.oid):
-            if remote is None:
-                raise FilerError(f"manifest {e.oid} ({e.registry}) is not in the cache, so its files cannot be told apart; run 'git filer pull' first")
-            try:
-                remote.download(e.oid, project.store)
-            except FilerError:
-                raise FilerError(f"manifest {e.oid} is neither in the cache nor in the remote; refusing to collect garbage without it") from None
-        try:
-            keep.update(m.oid for m in decode_manifest(project.store.read_verified(e.oid), e.registry))
-        except (RegistryError, IntegrityError) as err:
-            raise FilerError(f"cannot read manifest {e.oid}: {err}; run 'git filer fsck' first") from None
+        if e.kind == "dir":
+            keep.update(_manifest_files(project, e.oid, e.registry, remote, strict=True))
+    for where, data in unparsed:
+        oids = [m.decode() for m in _OID_TEXT.findall(data)]
+        keep.update(oids)
+        if _DIR_TEXT.search(data):
+            for oid in oids:
+                keep.update(_manifest_files(project, oid, where, remote, strict=False))
     return keep
 
 
@@ -82,6 +118,7 @@ def gc_cache(project: Project, *, dry_run: bool = False, grace_s: float = DEFAUL
         st = os.stat(project.store.path(oid))
         if st.st_mtime > cutoff:
             result.kept += 1
+            result.young += 1
             continue
         result.deleted.append(oid)
         result.bytes += st.st_size
@@ -90,18 +127,47 @@ def gc_cache(project: Project, *, dry_run: bool = False, grace_s: float = DEFAUL
     return result
 
 
-def gc_remote(project: Project, git_remote: str, *, name: str | None = None, dry_run: bool = False, yes: bool = False) -> GcResult:
+def gc_remote(
+    project: Project, git_remote: str, *, name: str | None = None, dry_run: bool = False, yes: bool = False, grace_s: float = DEFAULT_GRACE_S,
+) -> GcResult:
+    """Delete remote objects that nothing reachable from the refs (after fetching `git_remote`)
+    references and that are older than `grace_s` on the remote's clock."""
     if not dry_run and not yes:
         raise FilerError("deleting from a remote cannot be undone; rerun with --dry-run to see what would go, then with --yes")
-    git.fetch(project.root, git_remote)
     remote = project.remote(name)
+    if dry_run:
+        # Deletes nothing, so it takes no lock (and blocks no push); ages use this machine's clock.
+        return _collect_remote(project, git_remote, remote, grace_s, now=time.time(), lock=None)
+    with remote.lock(GC) as lock:
+        return _collect_remote(project, git_remote, remote, grace_s, now=lock.now, lock=lock)
+
+
+def _collect_remote(project: Project, git_remote: str, remote: Remote, grace_s: float, *, now: float, lock: RemoteLock | None) -> GcResult:
+    # The refs are read only once the lock is held: every push whose check finished before is in them.
+    git.fetch(project.root, git_remote)
     keep = referenced(project, remote)
-    result = GcResult(remote.describe(), dry_run=dry_run)
-    doomed = [oid for oid in remote.list_oids() if oid not in keep]
-    result.kept = len(keep)
-    result.deleted = doomed
-    if not dry_run:
-        for oid in doomed:
-            remote.delete(oid)
-        project.state.remote_mark(remote.name, doomed, present=False)
+    result = GcResult(remote.describe(), dry_run=lock is None)
+    cutoff = now - grace_s
+    doomed: list[Listed] = []
+    for obj in remote.list_objects():
+        if lock is not None:
+            lock.keep_alive()
+        if obj.oid in keep:
+            result.kept += 1
+        elif obj.mtime > cutoff:
+            result.kept += 1
+            result.young += 1
+        else:
+            doomed.append(obj)
+    gone: list[str] = []
+    try:
+        for obj in doomed:
+            if lock is not None:
+                lock.keep_alive()
+                remote.delete(obj.oid)
+                gone.append(obj.oid)
+            result.deleted.append(obj.oid)
+            result.bytes += obj.size
+    finally:
+        project.state.remote_mark(remote.name, gone, present=False)
     return result

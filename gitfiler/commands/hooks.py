@@ -10,14 +10,16 @@ through `gitfiler.hookcli` (no click, so a hook with nothing to do stays cheap).
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 
 from .. import git, registry
-from ..errors import FilerError, IntegrityError, RegistryError, UnsafePathError
+from ..errors import FilerError, IntegrityError, PartialFailure, RegistryError, UnsafePathError
 from ..globs import selected
 from ..manifest import decode as decode_manifest
-from ..project import Project
+from ..project import Project, check_entry
 from ..registry import SUFFIX, Entry
+from ..remotes import PUSH
 from ..workspace import HydrateReport, retire
 from .sync import SyncResult
 
@@ -71,6 +73,9 @@ def pre_push(project: Project, commits: list[str], changes: list[git.Change], *,
     blobs = git.read_blobs(project.root, list(first_seen))
     entries: list[tuple[git.Change, Entry]] = []
     for blob, ch in first_seen.items():
+        if blob in blobs.too_large:
+            report.refusals.append(Refusal(ch.commit, ch.path, "-", f"{blobs.too_large[blob]} bytes, larger than a registry file may be (1 MiB)"))
+            continue
         try:
             entries.append((ch, registry.loads(blobs[blob], ch.path)))
         except (RegistryError, UnsafePathError, KeyError) as err:
@@ -78,28 +83,33 @@ def pre_push(project: Project, commits: list[str], changes: list[git.Change], *,
             report.refusals.append(Refusal(ch.commit, ch.path, "-", reason))
     report.registry_files = len(entries)
     remote = project.remote(jobs=jobs)
-    sizes: dict[str, int] = {}
-    owners: dict[str, tuple[str, str]] = {}  # oid -> (commit, registry) for messages
-    file_oids: dict[str, None] = {}
-    manifests: dict[str, list[str]] = {}
-    for ch, e in entries:
-        files, man = _closure(project, e, remote, report, ch.commit)
-        for o in files:
-            file_oids[o] = None
-            owners.setdefault(o, (ch.commit, e.registry))
-        if e.kind == "file":
-            sizes[e.oid] = e.size
-        if man:
-            manifests[man] = files
-            owners.setdefault(man, (ch.commit, e.registry))
-    from .sync import upload_missing
+    if not entries:
+        return report
+    # A shared lock: no `gc --remote` deletes from the remote while this check runs, and
+    # none is running now (else the push is refused: RemoteError). Three small requests.
+    with remote.lock(PUSH):
+        sizes: dict[str, int] = {}
+        owners: dict[str, tuple[str, str]] = {}  # oid -> (commit, registry) for messages
+        file_oids: dict[str, None] = {}
+        manifests: dict[str, list[str]] = {}
+        for ch, e in entries:
+            files, man = _closure(project, e, remote, report, ch.commit)
+            for o in files:
+                file_oids[o] = None
+                owners.setdefault(o, (ch.commit, e.registry))
+            if e.kind == "file":
+                sizes[e.oid] = e.size
+            if man:
+                manifests[man] = files
+                owners.setdefault(man, (ch.commit, e.registry))
+        from .sync import upload_missing
 
-    result, _failed = upload_missing(project, remote, list(file_oids), manifests, sizes, jobs=jobs)
-    report.objects = len(set(file_oids) | set(manifests))
-    for o, why in result.failures:
-        commit, reg = owners[o]
-        report.refusals.append(Refusal(commit, reg, o, why))
-    report.uploaded = result.objects
+        result, _failed = upload_missing(project, remote, list(file_oids), manifests, sizes, jobs=jobs)
+        report.objects = len(set(file_oids) | set(manifests))
+        for o, why in result.failures:
+            commit, reg = owners[o]
+            report.refusals.append(Refusal(commit, reg, o, why))
+        report.uploaded = result.objects
     return report
 
 
@@ -110,6 +120,9 @@ def post_commit(project: Project, *, jobs: int = 16) -> SyncResult | None:
     if not changes:
         return None
     blobs = git.read_blobs(project.root, [c.blob for c in changes])
+    for c in changes:
+        if c.blob in blobs.too_large:
+            raise RegistryError(f"{c.path}: larger than 1 MiB; not a registry file")
     entries = [registry.loads(blobs[c.blob], c.path) for c in changes if c.blob in blobs]
     from .sync import push
 
@@ -160,25 +173,38 @@ def hydrate_changed(project: Project, old: str, new: str, *, jobs: int = 16) -> 
         regs = git.diff_names(project.root, old, new, f"*{SUFFIX}")
     else:
         regs = git.ls_files(project.root, [f"*{SUFFIX}"], others=False)
-    present = [r for r in regs if os.path.isfile(project.abspath(r))]
+    present = [r for r in regs if _is_regular(project, r)]
     gone = [r for r in regs if r not in set(present)]
     for reg, data in (git.files_at(project.root, old, gone) if gone else {}).items():
         try:
-            entry = registry.loads(data, reg)
-        except (RegistryError, UnsafePathError):
-            continue
-        rep = retire(project, entry)
+            rep = retire(project, check_entry(registry.loads(data, reg)))
+        except FilerError:
+            continue  # what a bad or unreadable record names is left alone
         retired.removed += rep.removed
         retired.kept += rep.kept
     if not present:
         return None, retired
-    entries = autopull_selected(project, project.load_entries(present))
-    if not entries:
-        return None, retired
+    good, bad = project.load_entries_lenient(present)
+    entries = autopull_selected(project, good)
     from .sync import pull
 
-    result = pull(project, [], jobs=jobs, entries=entries, previous=previous_oids(project, old, [e.registry for e in entries]))
+    try:
+        result = pull(project, [], jobs=jobs, entries=entries, previous=previous_oids(project, old, [e.registry for e in entries])) if entries else None
+    except PartialFailure as err:
+        err.failures = [(reg, str(e)) for reg, e in bad] + err.failures
+        raise
+    if bad:
+        # The good ones are hydrated; the bad registry files are named, each on its line.
+        raise PartialFailure(f"{len(bad)} registry file(s) could not be read", [(reg, str(e)) for reg, e in bad], exit_code=bad[0][1].exit_code)
     return result, retired
+
+
+def _is_regular(project: Project, rel: str) -> bool:
+    try:
+        st = project.tree.lstat(rel)
+    except UnsafePathError:
+        return False
+    return st is not None and stat.S_ISREG(st.st_mode)
 
 
 def in_rebase(project: Project) -> bool:

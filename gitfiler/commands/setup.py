@@ -54,7 +54,7 @@ def _create_remote_dir(path: str) -> None:
     """The user named this directory: create it now (if its parent exists), since a clone
     never creates a directory that the committed config names."""
     if os.path.isdir(os.path.dirname(path.rstrip(os.sep))):
-        os.makedirs(path, exist_ok=True)
+        os.makedirs(os.path.join(path, "objects", "sha256"), exist_ok=True)
 
 
 def _config_path(project: Project, local: bool) -> str:
@@ -90,7 +90,7 @@ def init(project: Project, *, remote_url: str | None = None, stage: bool = True)
         doc.setdefault("default_remote", DEFAULT_REMOTE_NAME)
     elif not doc.get("default_remote"):
         remote_dir = default_remote_dir(project)
-        os.makedirs(remote_dir, exist_ok=True)
+        os.makedirs(os.path.join(remote_dir, "objects", "sha256"), exist_ok=True)
         remotes[DEFAULT_REMOTE_NAME] = {"url": remote_dir}
         doc["default_remote"] = DEFAULT_REMOTE_NAME
     _write(project, path, doc)

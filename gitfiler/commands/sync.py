@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..errors import ConflictError, FilerError, IntegrityError, ObjectMissingError, PartialFailure, UnsafePathError
+from ..errors import ConflictError, FilerError, IntegrityError, ObjectMissingError, PartialFailure, UnsafePathError, most_serious
 from ..globs import selected
 from ..manifest import ManifestEntry
 from ..project import Project
@@ -129,7 +129,7 @@ def _selected_entries(
     else:
         entries, bad = project.load_entries_lenient()
         for reg, err in bad:
-            problems.append((reg, str(err).removeprefix(f"{reg}: ")))
+            problems.append((reg, str(err).removeprefix(f"{reg}: ").removeprefix(f"{reg} ")))
             if codes is not None:
                 codes.append(err.exit_code)
     entries = project.select(entries, paths)
@@ -170,6 +170,7 @@ def fetch(
                 manifests[e.registry] = load_manifest(store, e)
             except FilerError as err:
                 problems.append((e.registry, str(err)))
+                result.codes[e.registry] = err.exit_code
     sizes: dict[str, int] = {}
     wanted: list[str] = []
     for e in entries:
@@ -198,10 +199,14 @@ def pull(
     entries: list[Entry] | None = None,
     previous: dict[str, str] | None = None,
 ) -> SyncResult:
+    from ..tempfiles import area
+
+    area(project.temp_base).sweep()  # what killed runs left, even when this run writes nothing
     bad: list[tuple[str, str]] = []
     codes: list[int] = []
     chosen = entries if entries is not None else _selected_entries(project, paths, include, exclude, bad, codes)
     transfer, manifests, problems = fetch(project, chosen, remote=remote, jobs=jobs, sink=sink, offline=offline)
+    codes += [transfer.codes.get(what, 1) for what, _ in problems]
     out = SyncResult(transfer, artifacts=len(chosen), problems=bad + problems, codes=codes)
     failed = dict(transfer.failures)
     attributed: set[str] = set()
@@ -229,6 +234,7 @@ def _hydrate_all(
             why = next((failed[o] for o in absent if o in failed), None)
             if why is not None:
                 out.problems.append((e.artifact, why))
+                out.codes.append(most_serious([out.transfer.codes.get(o, 1) for o in absent if o in failed]))
                 attributed.update(o for o in absent if o in failed)
                 continue
             hint = "run 'git filer pull'" if offline else "push it from a machine that has it"
@@ -288,10 +294,10 @@ def _file_entry(e: Entry, oid: str, size: int) -> Entry:
 def _raise_if_failed(out: SyncResult, action: str) -> None:
     failures = list(out.problems) + list(out.transfer.failures)
     if failures:
-        codes = set(out.codes)
-        # One kind of failure gets its own exit code (README table); a mix is 1.
-        code = codes.pop() if len(codes) == 1 and len(out.codes) == len(failures) else 1
-        err = PartialFailure(f"{action} finished with {len(failures)} problem(s)", failures, exit_code=code)
+        # Kept files are listed too: with other problems they would otherwise go unmentioned.
+        kept = [(path, "modified in the work tree; kept, not overwritten (--force discards it)") for path in out.kept]
+        codes = out.codes + [out.transfer.codes.get(o, 1) for o, _ in out.transfer.failures] + [ConflictError.exit_code] * len(kept)
+        err = PartialFailure(f"{action} finished with {len(failures)} problem(s)", failures + kept, exit_code=most_serious(codes))
         err.result = out  # type: ignore[attr-defined]
         raise err
     if out.kept:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 import time
 from abc import ABC, abstractmethod
 from typing import Iterator, NamedTuple
@@ -23,9 +24,9 @@ LOCKS_DIR = "locks"
 PUSH, GC = "push", "gc"
 _LOCK_NAME = re.compile(r"^(push|gc)-[0-9a-f]{16}$")
 # A record older than this is a killed process's: ignored, and removed by the next gc.
-# A pre-push runs for minutes at most; a gc refreshes its record every GC_REFRESH_S.
-STALE_S = {PUSH: 3600.0, GC: 2 * 3600.0}
-GC_REFRESH_S = 300.0
+# The holder rewrites its record every REFRESH_S while it works (see RemoteLock).
+STALE_S = {PUSH: 3600.0, GC: 3600.0}
+REFRESH_S = 300.0
 
 
 class Listed(NamedTuple):
@@ -72,7 +73,8 @@ class Remote(ABC):
 
     @abstractmethod
     def download(self, oid: str, store: ObjectStore, progress: Progress | None = None, size: int | None = None) -> None:
-        """Stream an object into the cache; it lands only if its bytes hash to `oid`. `size` is a hint."""
+        """Stream an object into the cache; it lands only if its bytes hash to `oid`. `size` is the
+        declared size and a hard cap (None: a directory manifest, capped at MAX_MANIFEST_BYTES)."""
 
     @abstractmethod
     def delete(self, oid: str) -> None: ...
@@ -147,7 +149,13 @@ def open_remote(cfg: RemoteConfig, *, jobs: int = 8) -> Remote:
 
 
 class RemoteLock:
-    """A lock record this process holds in a remote; released on exit of the `with` block."""
+    """A lock record this process holds in a remote; released on exit of the `with` block.
+
+    A heartbeat thread rewrites the record every REFRESH_S, so a long gc or a long pre-push
+    upload stays locked. If the process was paused (a suspended laptop) for so long that
+    others may have counted the record stale, the lock is "lapsed": `keep_alive` raises, and
+    so does leaving the `with` block normally, so the work is never trusted as locked.
+    """
 
     def __init__(self, remote: Remote, kind: str, name: str, now: float) -> None:
         self.remote = remote
@@ -155,14 +163,17 @@ class RemoteLock:
         self.name = name
         self.now = now  # the remote's clock when the lock was taken
         self._refreshed = time.time()
+        self._lapsed = False
+        self._mutex = threading.Lock()
+        self._stop = threading.Event()
+        self._beat = threading.Thread(target=self._heartbeat, name=f"gitfiler-{kind}-lock", daemon=True)
 
     @classmethod
     def acquire(cls, remote: Remote, kind: str) -> "RemoteLock":
         if kind not in STALE_S:
             raise FilerError(f"unknown lock kind {kind!r}; expected {PUSH!r} or {GC!r}")
         name = f"{kind}-{os.urandom(8).hex()}"
-        body = json.dumps({"kind": kind, "host": os.uname().nodename, "pid": os.getpid(), "time": time.time()}).encode()
-        remote.put_lock(name, body)
+        remote.put_lock(name, _body(kind))
         try:
             records = remote.list_locks()
             mine = next((r for r in records if r.name == name), None)
@@ -171,44 +182,64 @@ class RemoteLock:
             blocking = [r for r in records if r.name != name and _fresh(r, mine.mtime) and (kind == GC or r.kind == GC)]
             if blocking:
                 raise RemoteError(_busy_message(remote, kind, blocking, mine.mtime))
+            if kind == GC:
+                for r in records:
+                    if r.name != name and not _fresh(r, mine.mtime):
+                        remote.delete_lock(r.name)  # left by a killed process
         except BaseException:
             _release_quietly(remote, name)
             raise
         held = cls(remote, kind, name, mine.mtime)
-        if kind == GC:
-            try:
-                for r in records:
-                    if r.name != name and not _fresh(r, mine.mtime):
-                        remote.delete_lock(r.name)  # left by a killed process
-            except BaseException:
-                _release_quietly(remote, name)
-                raise
+        held._beat.start()
         return held
 
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(REFRESH_S):
+            with self._mutex:
+                if time.time() - self._refreshed > STALE_S[self.kind] / 2:
+                    self._lapsed = True  # woke from a long pause: others may have taken over
+                    return
+                try:
+                    self.remote.put_lock(self.name, _body(self.kind))
+                except Exception:  # noqa: BLE001 - a missed beat only ages the record; the check above catches a long gap
+                    continue
+                self._refreshed = time.time()
+
     def keep_alive(self) -> None:
-        """Call often during a long gc: refreshes the record every GC_REFRESH_S, and refuses to go
-        on if it was not refreshed for so long (a suspended laptop) that others may count it stale."""
-        elapsed = time.time() - self._refreshed
-        if elapsed > STALE_S[self.kind] / 2:
-            raise RemoteError(
-                f"remote '{self.remote.name}': this {self.kind} paused for {elapsed / 60:.0f} min, long enough for its lock to look abandoned; "
-                "stopped before deleting more, run it again"
-            )
-        if elapsed > GC_REFRESH_S:
-            self.remote.put_lock(self.name, json.dumps({"kind": self.kind, "pid": os.getpid(), "time": time.time()}).encode())
-            self._refreshed = time.time()
+        """Raise RemoteError if the lock may have lapsed; call before each irreversible step."""
+        with self._mutex:
+            elapsed = time.time() - self._refreshed
+            if self._lapsed or elapsed > STALE_S[self.kind] / 2:
+                self._lapsed = True
+                what = "gc stopped before deleting more; run it again" if self.kind == GC else "push again"
+                raise RemoteError(
+                    f"remote '{self.remote.name}': this {self.kind} could not keep its lock fresh "
+                    f"(paused or cut off for {elapsed / 60:.0f} min), so another process may have counted it abandoned; {what}"
+                )
 
     def release(self) -> None:
+        self._stop.set()
+        if self._beat.is_alive():
+            self._beat.join()
         self.remote.delete_lock(self.name)
 
     def __enter__(self) -> "RemoteLock":
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if exc[0] is None:
-            self.release()
-        else:
+        if exc[0] is not None:
+            self._stop.set()
             _release_quietly(self.remote, self.name)  # never mask the error that got us here
+            return
+        try:
+            self.keep_alive()  # work done under a lapsed lock is not vouched for
+        finally:
+            self.release()
+
+
+def _body(kind: str) -> bytes:
+    """What a record says, for a human looking at the remote; only its name and mtime count."""
+    return json.dumps({"kind": kind, "host": os.uname().nodename, "pid": os.getpid(), "time": time.time()}).encode()
 
 
 def _fresh(record: LockRecord, now: float) -> bool:

@@ -8,22 +8,31 @@ one object rename identical bytes into place.
 from __future__ import annotations
 
 import os
+import stat
 from typing import Iterator
 
 from ..errors import IntegrityError, ObjectMissingError, RemoteError
-from ..objects import ObjectStore, Progress
-from . import Remote
+from ..objects import MAX_MANIFEST_BYTES, ObjectStore, Progress, temp_name_beside
+from . import LOCKS_DIR, Listed, LockRecord, Remote, check_lock_name, is_lock_name
 
 
 class LocalRemote(Remote):
     list_threshold = 1 << 62  # a stat per object is cheaper than walking the tree
 
-    def __init__(self, name: str, path: str) -> None:
+    def __init__(self, name: str, path: str, *, create: bool = True) -> None:
         self.name = name
         self.url = path
-        self.objects = ObjectStore(path)
+        self.create = create
+        self.objects = ObjectStore(path, durable=True)
 
     def check_access(self) -> None:
+        if not self.create and not os.path.isdir(os.path.join(self.url, "objects", "sha256")):
+            # Only an existing gitfiler store: a repository must not make pushes write into any directory it names.
+            raise RemoteError(
+                f"remote '{self.name}': {self.url} is not a gitfiler remote on this machine (no objects/sha256 inside); gitfiler "
+                f"writes only into an existing remote when the repository's committed config names it. Create it with "
+                f"'git filer remote add {self.name} {self.url}', or use a remote of your own ('git filer remote add NAME URL --local --default')"
+            )
         if not os.path.isdir(self.url):
             parent = os.path.dirname(self.url.rstrip(os.sep))
             if not os.path.isdir(parent):
@@ -37,20 +46,106 @@ class LocalRemote(Remote):
 
     def upload(self, store: ObjectStore, oid: str, progress: Progress | None = None) -> None:
         self.check_access()
-        if not store.has(oid):
-            raise ObjectMissingError(f"object {oid} is not in the cache; cannot upload it")
         try:
-            self.objects.write_file(store.path(oid), expected=oid, progress=progress)
+            with store.open(oid) as src:
+                self.objects.write_open(src, expected=oid, progress=progress)
+        except ObjectMissingError:
+            raise ObjectMissingError(f"object {oid} is not in the cache; cannot upload it") from None
         except IntegrityError:
             raise IntegrityError(f"corrupt cache object {store.path(oid)}: its bytes do not hash to {oid}; not uploaded (run 'git filer fsck')", oid=oid) from None
 
     def download(self, oid: str, store: ObjectStore, progress: Progress | None = None, size: int | None = None) -> None:
-        if not self.objects.has(oid):
-            raise ObjectMissingError(f"object {oid} is not in {self.url}")
+        # `size` is what the registry or manifest declares: never read more (a manifest: capped).
+        # `open` refuses a link or a device in the object's place: the remote is not trusted either.
         try:
-            store.write_file(self.objects.path(oid), expected=oid, progress=progress)
-        except IntegrityError:
-            raise IntegrityError(f"remote '{self.name}': object {self.objects.path(oid)} is corrupt (its bytes do not hash to {oid}); nothing was written", oid=oid) from None
+            with self.objects.open(oid) as src:
+                store.write_open(src, expected=oid, progress=progress, limit=MAX_MANIFEST_BYTES if size is None else size)
+        except IntegrityError as err:
+            raise IntegrityError(
+                f"remote '{self.name}': object {self.objects.path(oid)} is corrupt ({_why(err)}); nothing was written", oid=oid
+            ) from None
+        except ObjectMissingError:
+            raise ObjectMissingError(f"object {oid} is not in {self.url}") from None
+
+    def flush(self) -> None:
+        self.objects.flush()
 
     def delete(self, oid: str) -> None:
         self.objects.remove(oid)
+
+    # -- listing with mtimes and lock records (gc's grace period and the gc/push lock) ------------
+
+    def list_objects(self) -> Iterator[Listed]:
+        # lstat: a link in an object's place is listed as the link (its own mtime), never followed.
+        for oid in self.objects.iter_oids():
+            try:
+                st = os.lstat(self.objects.path(oid))
+            except FileNotFoundError:
+                continue  # deleted while we listed
+            yield Listed(oid, st.st_size, st.st_mtime)
+
+    def _locks_dir(self, create: bool = False) -> str | None:
+        """`<remote>/locks`, refused if it is a link: lock files go nowhere but the remote itself."""
+        path = os.path.join(self.url, LOCKS_DIR)
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            if not create:
+                return None
+            self.check_access()
+            os.makedirs(path, exist_ok=True)
+            st = os.lstat(path)
+        if not stat.S_ISDIR(st.st_mode):
+            raise RemoteError(f"remote '{self.name}': {path} is not a plain directory (a link?); remove it and retry")
+        return path
+
+    def put_lock(self, name: str, data: bytes) -> None:
+        check_lock_name(name)
+        where = self._locks_dir(create=True)
+        assert where is not None
+        # Written beside and renamed, so a refresh (same name) is atomic too; a temp name never
+        # matches a lock name, so a listing never sees a half-written record.
+        tmp = temp_name_beside(os.path.join(where, name))
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, os.path.join(where, name))
+        except OSError as err:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise RemoteError(f"remote '{self.name}': cannot write lock {LOCKS_DIR}/{name} ({err.strerror}); check the remote directory's permissions") from None
+
+    def list_locks(self) -> list[LockRecord]:
+        where = self._locks_dir()
+        if where is None:
+            return []
+        out = []
+        with os.scandir(where) as entries:
+            for entry in entries:
+                if not is_lock_name(entry.name):
+                    continue
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue  # released while we listed
+                if stat.S_ISREG(st.st_mode):
+                    out.append(LockRecord(entry.name, st.st_mtime))
+        return out
+
+    def delete_lock(self, name: str) -> None:
+        check_lock_name(name)
+        where = self._locks_dir()
+        if where is None:
+            return
+        try:
+            os.unlink(os.path.join(where, name))
+        except FileNotFoundError:
+            pass
+
+
+def _why(err: IntegrityError) -> str:
+    text = str(err)
+    return f"its bytes do not hash to {err.oid}" if "hash" in text else text

@@ -16,7 +16,7 @@ import stat
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterator
 
-from .errors import DiskFullError, FilerError, IntegrityError, ObjectMissingError
+from .errors import DiskFullError, FilerError, IntegrityError, ObjectMissingError, UnsafePathError
 
 CHUNK = 4 * 1024 * 1024
 # Above this size a file is copied by the kernel and then hashed; below it, one streamed pass is cheaper.
@@ -182,9 +182,8 @@ class ObjectStore:
             except (FileNotFoundError, NotADirectoryError):
                 return
             if not stat.S_ISDIR(st.st_mode):
-                raise IntegrityError(
-                    f"{cur} in the store {self.root} is a symlink or a file where a directory belongs; refusing to read or write through it",
-                    path=cur,
+                raise UnsafePathError(
+                    f"{cur} in the store {self.root} is a symlink or a file where a directory belongs; refusing to read or write through it"
                 )
             self._real.add(cur)
 

@@ -74,7 +74,7 @@ def _dumps(entry: Entry, readable: bool) -> bytes:
         import yaml
 
         body = yaml.safe_dump(entry.meta, sort_keys=True, default_flow_style=False, allow_unicode=readable, width=1000)
-        text += "meta:\n" + "".join(f"  {line}\n" for line in body.split("\n") if line)
+        text += "meta:\n" + "".join(f"  {line}\n" for line in body.removesuffix("\n").split("\n"))
     return text.encode("utf-8")
 
 

@@ -92,6 +92,17 @@ def make_repo(base: Path, name: str = "work", remote_dir: Path | None = None, in
     return Repo(path, remote_dir)
 
 
+def clone_of(repo: Repo, tmp_path: Path, name: str = "clone") -> Path:
+    """Push `repo` to a bare origin beside it and clone that: a plain git clone, nothing hydrated."""
+    bare = tmp_path / "origin.git"
+    if not bare.exists():
+        run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], tmp_path)
+    repo.git("push", "-q", str(bare), "main")
+    dest = tmp_path / name
+    run(["git", "clone", "-q", str(bare), str(dest)], tmp_path)
+    return dest
+
+
 @pytest.fixture
 def repo(tmp_path: Path) -> Repo:
     return make_repo(tmp_path)

@@ -9,17 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import Repo, run
+from conftest import Repo, clone_of, run
 
 
-def clone_of(repo: Repo, tmp_path: Path, name: str = "clone") -> Path:
-    bare = tmp_path / "origin.git"
-    if not bare.exists():
-        run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], tmp_path)
-    repo.git("push", "-q", str(bare), "main")
-    dest = tmp_path / name
-    run(["git", "clone", "-q", str(bare), str(dest)], tmp_path)
-    return dest
 
 
 def cache_obj(clone: Path, data: bytes) -> Path:

@@ -7,17 +7,9 @@ import json
 import os
 from pathlib import Path
 
-from conftest import Repo, git, run, snapshot
+from conftest import Repo, clone_of, git, run, snapshot
 
 
-def clone_of(repo: Repo, tmp_path: Path, name: str = "clone") -> Path:
-    bare = tmp_path / "origin.git"
-    if not bare.exists():
-        run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], tmp_path)
-    repo.git("push", "-q", str(bare), "main")
-    dest = tmp_path / name
-    run(["git", "clone", "-q", str(bare), str(dest)], tmp_path)
-    return dest
 
 
 def test_push_then_clone_and_pull_hydrates_verified_bytes(repo: Repo, tmp_path):

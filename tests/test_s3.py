@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Repo, _start_moto, run, snapshot
-from test_push_pull import clone_of
+from conftest import clone_of
 
 
 def key(oid_hex: str) -> str:

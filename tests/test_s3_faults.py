@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run
-from test_push_pull import clone_of
+from conftest import clone_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from drill_s3_faults import INTERNAL, PASS, RESET_MID, FaultProxy, ProxyRequest  # noqa: E402
@@ -288,7 +288,7 @@ def test_interrupted_push_aborts_its_multipart_upload(s3_repo, moto_server):
     def slow_parts(req: ProxyRequest) -> str:
         if is_part_upload(req):
             in_flight.set()
-            time.sleep(1.0)  # long enough to be interrupted mid-upload
+            time.sleep(3.0)  # long enough to be interrupted mid-upload, even on a loaded machine
         return PASS
 
     with FaultProxy(moto_server, slow_parts) as proxy:

@@ -171,16 +171,7 @@ class S3Remote(Remote):
             raise self._fail(err, f"checking {oid}") from None
 
     def list_oids(self) -> Iterator[str]:
-        base = f"{self.prefix}/" if self.prefix else ""
-        paginator = self.client.get_paginator("list_objects_v2")
-        try:
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=base + "objects/sha256/"):
-                for item in page.get("Contents", []):
-                    oid = oid_of_relpath(item["Key"][len(base):])
-                    if oid:
-                        yield oid
-        except self._errors as err:
-            raise self._fail(err, "listing objects") from None
+        return (listed.oid for listed in self.list_objects())
 
     def upload(self, store: ObjectStore, oid: str, progress: Progress | None = None) -> None:
         path = store.path(oid)

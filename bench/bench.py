@@ -21,8 +21,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
@@ -421,7 +421,7 @@ def bench_transfer_s3(n_small: int, big: int, n_big: int) -> None:
         row("s3", f"raw boto3 upload_file {n_big} x {big >> 20} MiB", f"{raw_up:.2f} s")
         row("s3", f"gitfiler push {n_big} x {big >> 20} MiB", f"{gp:.2f} s", f"{raw_up / gp:.0%} of raw rate (target >= 90%)")
         row("s3", f"raw boto3 download_file {n_big} x {big >> 20} MiB", f"{raw_down:.2f} s")
-        row("s3", f"raw boto3 download_file, 64 MiB parts", f"{raw_down_64:.2f} s")
+        row("s3", "raw boto3 download_file, 64 MiB parts", f"{raw_down_64:.2f} s")
         row("s3", f"gitfiler clone + pull {n_big} x {big >> 20} MiB", f"{gl:.2f} s", f"{raw_down / gl:.0%} of raw rate, {raw_down_64 / gl:.0%} of 64 MiB-part rate (target >= 90%)")
         drop(src)
     finally:

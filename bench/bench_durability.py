@@ -24,7 +24,7 @@ def fill_cache(root: str, small: int, large_mib: int) -> tuple[ObjectStore, list
     cache = ObjectStore(root)
     smalls = [cache.write_bytes(os.urandom(4096)).oid for _ in range(small)]
     big = cache.write_bytes(os.urandom(large_mib * 1024 * 1024)).oid if large_mib else None
-    sizes = {o: 4096 for o in smalls}
+    sizes = dict.fromkeys(smalls, 4096)
     if big:
         sizes[big] = large_mib * 1024 * 1024
     return cache, smalls, [big] if big else [], sizes

@@ -45,10 +45,10 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable
 from urllib.parse import urlsplit
 
 # -- the fault-injecting proxy ---------------------------------------------------------------------
@@ -104,7 +104,7 @@ class FaultProxy:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def __enter__(self) -> "FaultProxy":
+    def __enter__(self) -> FaultProxy:
         self._thread.start()
         return self
 
@@ -128,7 +128,7 @@ class FaultProxy:
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                req = ProxyRequest(self.command, self.path, {k: v for k, v in self.headers.items()}, body)
+                req = ProxyRequest(self.command, self.path, dict(self.headers.items()), body)
                 action = proxy.decide(req)
                 if callable(action):
                     proxy.count("custom")
@@ -444,7 +444,10 @@ def fmt_time(t: float | None, base: float | None) -> str:
 def print_table(results: list[RateResult], trials: int) -> None:
     base = results[0] if results and results[0].rate == 0 else None
     bp, bl = (median(base.push_s), median(base.pull_s)) if base else (None, None)
-    header = f"{'rate':>5} | {'push complete':>13} | {'pull complete':>13} | {'silent':>6} | {'corrupt':>7} | {'orphans':>7} | {'push median (vs 0%)':>20} | {'pull median (vs 0%)':>20} | faults injected / requests"
+    header = (
+        f"{'rate':>5} | {'push complete':>13} | {'pull complete':>13} | {'silent':>6} | {'corrupt':>7} | {'orphans':>7} | "
+        f"{'push median (vs 0%)':>20} | {'pull median (vs 0%)':>20} | faults injected / requests"
+    )
     print(header)
     print("-" * len(header))
     for r in results:

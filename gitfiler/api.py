@@ -11,16 +11,15 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, BinaryIO
 
-from . import serializers
+from . import closure as closures
+from . import serializers, sync
 from .commands import add as add_cmd
 from .commands import remove as remove_cmd
 from .commands import status as status_cmd
-from .commands import sync
-from .config import default_jobs
 from .errors import ConflictError, FilerError, IntegrityError
 from .objects import OID_PREFIX
 from .project import Project
-from .registry import Entry
+from .registry import SUFFIX, Entry
 
 
 @dataclass
@@ -67,7 +66,7 @@ class Filer:
             raise FilerError(f"{self.directory} is outside the repository {self.project.root}")
         self.prefix = "" if rel == "." else rel + "/"
         self.remote = remote
-        self.jobs = default_jobs(self.project.config.jobs)
+        self.jobs = self.project.jobs()
 
     # -- naming ------------------------------------------------------------------------
 
@@ -98,7 +97,7 @@ class Filer:
         entry = self._find(name)
         if entry is None:
             for reg, err in getattr(self, "_bad", []):
-                base = reg.rpartition("/")[2].removesuffix(".filer")
+                base = reg.rpartition("/")[2].removesuffix(SUFFIX)
                 if base == name or base.startswith(name + "."):
                     raise err
             raise FilerError(f"no artifact named {name!r} in {self.directory}; see show_files()")
@@ -129,16 +128,12 @@ class Filer:
                 raise FilerError(f"artifact {name!r} was saved with serializer {existing.meta.get('serializer')!r}; remove it first to change format")
         target = os.path.join(self.directory, name + ser.extension)
         rel = self.project.relpath(target)
-        self.project.tree.makedirs(rel.rpartition("/")[0])
-        tmp = self.project.temp_for(target)
-        try:
-            with open(tmp, "wb") as f:
+
+        def write(tmp: str) -> None:
+            with open(tmp, "xb") as f:
                 ser.dump(obj, f)
-            self.project.tree.replace(tmp, rel)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+
+        self.project.tree.publish(rel, write)
         info = {"serializer": ser.name, "type": f"{type(obj).__module__}.{type(obj).__qualname__}"}
         info.update(meta or {})
         add_cmd.add(self.project, [target], jobs=self.jobs, meta=info)
@@ -148,10 +143,10 @@ class Filer:
 
     def push(self, name: str) -> None:
         entry = self._get(name)
-        sync.push(self.project, [], remote=self.remote, jobs=self.jobs, entries=[entry])
+        sync.push(self.project, [entry], remote=self.remote, jobs=self.jobs)
 
     def push_all(self) -> None:
-        sync.push(self.project, [], remote=self.remote, jobs=self.jobs, entries=self._entries())
+        sync.push(self.project, self._entries(), remote=self.remote, jobs=self.jobs)
 
     def remove(self, name: str, *, remove_remote: bool = False) -> None:
         """Stop tracking `name` and delete its local file. Remote bytes stay (other commits may use them) unless `remove_remote`."""
@@ -179,11 +174,9 @@ class Filer:
                 continue
             entry = by_reg[row.registry]
             try:
-                closure = status_cmd.object_closure(self.project, entry)
+                candidates.append((entry, closures.of(self.project.store, entry).oids()))
             except (FilerError, OSError):
-                closure = None  # a manifest we cannot read: we cannot tell what the remote must hold
-            if closure is not None:
-                candidates.append((entry, closure))
+                continue  # a manifest we cannot have or read: we cannot tell what the remote must hold
         if not candidates:
             return []
         from .transfer import find_missing
@@ -212,10 +205,8 @@ class Filer:
             project.store.remove(entry.oid)
             return True
         files = [o for o in closure if o != entry.oid]
-        from .workspace import load_manifest
-
-        for m in load_manifest(project.store, entry):
-            project.tree.unlink(f"{entry.artifact}/{m.path}")
+        for path in closures.of(project.store, entry).paths():
+            project.tree.unlink(path)
         project.tree.rmdir_empty(entry.artifact)
         for oid in files:
             project.store.remove(oid)
@@ -233,14 +224,14 @@ class Filer:
             e = by_reg[row.registry]
             out.append(FileInfo(self._name_of(e), e.artifact, row.state, e.size, e.oid, dict(e.meta)))
         for info in out:
-            print(f"{info.name} ({info.state})")
+            print(f"{info.name} ({info.state})")  # noqa: T201 - show_files is documented to print, for notebooks
         return out
 
     def path(self, name: str) -> str:
         """A local path holding exactly the committed bytes of `name`, hydrating it if needed."""
         entry = self._get(name)
         try:
-            sync.pull(self.project, [], remote=self.remote, jobs=self.jobs, entries=[entry])
+            sync.pull(self.project, [entry], remote=self.remote, jobs=self.jobs)
         except ConflictError:
             raise FilerError(f"{entry.artifact} was modified locally; re-dump it or remove the local change") from None
         return self.project.abspath(entry.artifact)

@@ -12,12 +12,10 @@ from typing import Any
 
 import click
 
-from . import __version__
-from .errors import ConflictError, FilerError, PartialFailure
+from . import __version__, env
+from .errors import ConflictError, PartialFailure
+from .hooks.entry import NAMES as HOOK_NAMES
 from .quoting import escape_text, quote_path
-
-EXIT_INTERRUPTED = 130
-EXIT_BUG = 70
 
 
 class Ctx:
@@ -73,12 +71,6 @@ def json_option(f):
     return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")(f)
 
 
-def _jobs(project, jobs: int | None) -> int:
-    from .config import default_jobs
-
-    return jobs or default_jobs(project.config.jobs)
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks and extra detail.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
@@ -102,7 +94,7 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool, directory: str) -> None:
 
 @cli.command()
 @click.option("--remote", "remote_url", metavar="URL", help="Default remote (s3://bucket/prefix or a directory) instead of a local one.")
-@click.option("--no-hooks", is_flag=True, envvar="GITFILER_NO_HOOKS", help="Do not install the git hooks (also: GITFILER_NO_HOOKS=1).")
+@click.option("--no-hooks", is_flag=True, default=env.no_hooks, help="Do not install the git hooks (also: GITFILER_NO_HOOKS=1).")
 @pass_ctx
 def init(c: Ctx, remote_url: str | None, no_hooks: bool) -> None:
     """Set up gitfiler in this repository: .gitfiler/config.yaml, a default remote, the git hooks.
@@ -115,14 +107,14 @@ def init(c: Ctx, remote_url: str | None, no_hooks: bool) -> None:
       git filer init
       git filer init --remote s3://ml-bucket/artifacts
     """
-    from .commands.setup import init as do_init
+    from .commands.init import init as do_init
 
     project = c.project()
     result = do_init(project, remote_url=remote_url)
     verb = "initialised" if result.created else "updated"
     c.say(f"{verb} {quote_path(result.config)}; default remote '{escape_text(result.remote.name)}' -> {quote_path(result.remote.url)}")
     if not no_hooks:
-        from .hooks import install as do_install
+        from .hooks.install import install as do_install
 
         _report_install(c, do_install(project.root))
 
@@ -147,7 +139,7 @@ def install(c: Ctx, force: bool) -> None:
     Example:
       git filer install
     """
-    from .hooks import install as do_install
+    from .hooks.install import install as do_install
 
     result = do_install(c.project().root, force=force)
     _report_install(c, result)
@@ -164,14 +156,14 @@ def uninstall(c: Ctx) -> None:
     Example:
       git filer uninstall
     """
-    from .hooks import uninstall as do_uninstall
+    from .hooks.install import uninstall as do_uninstall
 
     result = do_uninstall(c.project().root)
     c.say(f"removed {len(result.installed)} hook(s) from {quote_path(result.hooks_dir)}" + (f"; restored {', '.join(result.restored)}" if result.restored else ""))
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})
-@click.argument("name", type=click.Choice(["post-commit", "pre-push", "post-checkout", "post-merge", "post-rewrite", "pre-commit-push", "pre-commit-pull"]))
+@click.argument("name", type=click.Choice(HOOK_NAMES))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def hook(name: str, args: tuple[str, ...]) -> None:
     """Run a git hook's work (called by the shims that `install` writes).
@@ -183,7 +175,7 @@ def hook(name: str, args: tuple[str, ...]) -> None:
     Example (what the pre-push shim runs):
       git filer hook pre-push origin git@example.com:team/repo.git < refs
     """
-    from .hookcli import main as hook_main
+    from .hooks.entry import main as hook_main
 
     raise SystemExit(hook_main([name, *args]))
 
@@ -195,14 +187,17 @@ def hook(name: str, args: tuple[str, ...]) -> None:
 @click.option("--depth", type=click.IntRange(1), help="Shallow clone with this many commits.")
 @click.option("-I", "--include", multiple=True, metavar="GLOB", help="Hydrate only artifacts matching GLOB (repeatable).")
 @click.option("-X", "--exclude", multiple=True, metavar="GLOB", help="Skip artifacts matching GLOB (repeatable).")
-@click.option("-r", "--remote", envvar="GITFILER_REMOTE", metavar="NAME|URL", help="Filer remote to pull from (also: GITFILER_REMOTE).")
-@click.option("--cache", envvar="GITFILER_CACHE_DIR", type=click.Path(), help="Shared object cache directory (also: GITFILER_CACHE_DIR).")
-@click.option("--no-hooks", is_flag=True, envvar="GITFILER_NO_HOOKS", help="Do not install the git hooks (also: GITFILER_NO_HOOKS=1).")
+@click.option("-r", "--remote", default=env.remote, metavar="NAME|URL", help="Filer remote to pull from (also: GITFILER_REMOTE).")
+@click.option("--cache", default=env.cache_dir, type=click.Path(), help="Shared object cache directory (also: GITFILER_CACHE_DIR).")
+@click.option("--no-hooks", is_flag=True, default=env.no_hooks, help="Do not install the git hooks (also: GITFILER_NO_HOOKS=1).")
 @click.option("--verify", is_flag=True, help="Re-hash objects already in a shared cache before trusting them.")
 @jobs_option
 @json_option
 @pass_ctx
-def clone(c: Ctx, url: str, directory: str | None, branch: str | None, depth: int | None, include: tuple[str, ...], exclude: tuple[str, ...], remote: str | None, cache: str | None, no_hooks: bool, verify: bool, jobs: int | None, as_json: bool) -> None:
+def clone(
+    c: Ctx, url: str, directory: str | None, branch: str | None, depth: int | None, include: tuple[str, ...], exclude: tuple[str, ...],
+    remote: str | None, cache: str | None, no_hooks: bool, verify: bool, jobs: int | None, as_json: bool,
+) -> None:
     """Clone a repository and hydrate its artifacts in one step (deployment hosts, CI, Docker builds).
 
     Exits non-zero, listing them, if any requested artifact could not be hydrated.
@@ -212,14 +207,14 @@ def clone(c: Ctx, url: str, directory: str | None, branch: str | None, depth: in
       git filer clone https://git.example/ml.git /srv/app --include 'models/prod/**' --no-hooks --cache /var/cache/gitfiler
     """
     from .commands.clone import clone as do_clone
-    from .config import default_jobs
 
     started = time.perf_counter()
-    result = do_clone(url, directory, branch=branch, depth=depth, include=include, exclude=exclude, remote=remote, cache=cache, jobs=jobs or default_jobs(), no_hooks=no_hooks, verify=verify, sink=c.sink())
+    result = do_clone(
+        url, directory, branch=branch, depth=depth, include=include, exclude=exclude, remote=remote, cache=cache, jobs=jobs,
+        no_hooks=no_hooks, verify=verify, sink=c.sink(),
+    )
     if as_json:
-        data = _sync_json(result.sync, True) if result.sync else {"ok": True}
-        data.update(directory=result.directory, hooks_installed=result.hooks_installed, reverified=result.reverified, corrupt_dropped=result.corrupt_dropped)
-        emit_json(data)
+        emit_json(result.to_json())
         return
     c.say(f"cloned into {quote_path(result.directory)}")
     if result.corrupt_dropped:
@@ -232,7 +227,10 @@ def clone(c: Ctx, url: str, directory: str | None, branch: str | None, depth: in
 @click.option("-n", "--dry-run", is_flag=True, help="Only report what would be deleted.")
 @click.option("--remote", "git_remote", metavar="GIT_REMOTE", help="Collect the filer remote instead, against the refs of this git remote (fetched first).")
 @click.option("-r", "--filer-remote", metavar="NAME", help="Which filer remote (default: the default remote).")
-@click.option("--grace", type=click.IntRange(0), default=24 * 3600, show_default=True, help="Keep objects (cache or, with --remote, remote) younger than this many seconds, whatever the refs say: they may belong to work not yet committed or pushed.")
+@click.option(
+    "--grace", type=click.IntRange(0), default=24 * 3600, show_default=True,
+    help="Keep objects (cache or, with --remote, remote) younger than this many seconds, whatever the refs say: they may belong to work not yet committed or pushed.",
+)
 @click.option("--yes", is_flag=True, help="Really delete from the remote.")
 @click.option("--shared-cache-ok", is_flag=True, help="Collect a relocated (possibly shared) cache anyway.")
 @json_option
@@ -258,7 +256,7 @@ def gc(c: Ctx, dry_run: bool, git_remote: str | None, filer_remote: str | None, 
     else:
         result = gc_cache(project, dry_run=dry_run, grace_s=grace, shared_ok=shared_cache_ok)
     if as_json:
-        emit_json({"where": result.where, "dry_run": result.dry_run, "deleted": result.deleted, "bytes": result.bytes, "kept": result.kept, "young": result.young})
+        emit_json(result.to_json())
         return
     verb = "would delete" if result.dry_run else "deleted"
     size = f" ({human_bytes(result.bytes)})" if result.bytes else ""
@@ -295,7 +293,7 @@ def remote_add(c: Ctx, name: str, url: str, endpoint_url: str | None, region: st
       git filer remote add team s3://ml-bucket/proj --region eu-west-1 --default
       git filer remote add backup /mnt/nas/filer
     """
-    from .commands.setup import remote_add as do_add
+    from .commands.remote import remote_add as do_add
 
     cfg = do_add(c.project(), name, url, endpoint_url=endpoint_url, region=region, profile=profile, default=make_default, force=force, local=local)
     c.say(f"remote '{escape_text(cfg.name)}' -> {quote_path(cfg.url)}")
@@ -311,15 +309,15 @@ def remote_list(c: Ctx, as_json: bool) -> None:
     Example:
       git filer remote list --json
     """
-    project = c.project()
-    cfg = project.config
-    rows = [dict(r.to_doc(), name=n, default=(n == cfg.default_remote)) for n, r in sorted(cfg.remotes.items())]
+    from .commands.remote import remote_list as do_list
+
+    rows = do_list(c.project())
     if as_json:
-        emit_json(rows)
+        emit_json([r.to_json() for r in rows])
         return
     for r in rows:
-        extra = f"  endpoint={quote_path(r['endpoint_url'])}" if r.get("endpoint_url") else ""
-        click.echo(f"{'*' if r['default'] else ' '} {quote_path(r['name'])}\t{quote_path(r['url'])}{extra}")
+        extra = f"  endpoint={quote_path(r.config.endpoint_url)}" if r.config.endpoint_url else ""
+        click.echo(f"{'*' if r.default else ' '} {quote_path(r.name)}\t{quote_path(r.config.url)}{extra}")
 
 
 @remote.command("remove")
@@ -333,7 +331,7 @@ def remote_remove(c: Ctx, name: str, local: bool) -> None:
     Example:
       git filer remote remove backup
     """
-    from .commands.setup import remote_remove as do_remove
+    from .commands.remote import remote_remove as do_remove
 
     do_remove(c.project(), name, local=local)
     c.say(f"removed remote '{name}'")
@@ -350,7 +348,7 @@ def remote_default(c: Ctx, name: str, local: bool) -> None:
     Example:
       git filer remote default team
     """
-    from .commands.setup import remote_default as do_default
+    from .commands.remote import remote_default as do_default
 
     do_default(c.project(), name, local=local)
     c.say(f"default remote is now '{name}'")
@@ -381,9 +379,9 @@ def add(c: Ctx, paths: tuple[str, ...], meta: tuple[str, ...], jobs: int | None,
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--meta")
         metadata[key] = value
     project = c.project()
-    results = do_add(project, list(paths), jobs=_jobs(project, jobs), meta=metadata)
+    results = do_add(project, list(paths), jobs=jobs, meta=metadata)
     if as_json:
-        emit_json([r.__dict__ for r in results])
+        emit_json([r.to_json() for r in results])
         return
     from .ui import human_bytes
 
@@ -416,7 +414,7 @@ def status(c: Ctx, paths: tuple[str, ...], check_remote: bool, remote_name: str 
     from .commands.status import status as do_status
 
     project = c.project()
-    rows = do_status(project, list(paths), check_remote=check_remote, remote=remote_name, jobs=_jobs(project, jobs))
+    rows = do_status(project, list(paths), check_remote=check_remote, remote=remote_name, jobs=jobs)
     if as_json:
         emit_json([r.to_json() for r in rows])
         return
@@ -442,12 +440,12 @@ def ls_cmd(c: Ctx, paths: tuple[str, ...], as_json: bool) -> None:
     Example:
       git filer ls models/ --json
     """
-    from .commands.status import ls as do_ls
+    from .commands.ls import ls as do_ls
     from .ui import human_bytes
 
     entries = do_ls(c.project(), list(paths))
     if as_json:
-        emit_json([{"artifact": e.artifact, "registry": e.registry, "kind": e.kind, "oid": e.oid, "size": e.size, "files": e.files, "meta": e.meta} for e in entries])
+        emit_json([e.to_json() for e in entries])
         return
     for e in entries:
         # meta is free-form text from the repository: quoted like a name so it cannot break the line.
@@ -465,16 +463,8 @@ def _summary(c: Ctx, verb: str, result, started: float) -> None:
     extra = f", {t.present} already there" if t.present else ""
     if result.hydrated or result.kept:
         extra += f"; {len(result.hydrated)} file(s) written to the work tree"
-    c.note(f"{verb} {t.objects} object(s), {human_bytes(t.bytes)} in {time.perf_counter() - started:.2f}s{extra}")
-
-
-def _sync_json(result, ok: bool) -> dict[str, Any]:
-    t = result.transfer
-    return {
-        "ok": ok, "artifacts": result.artifacts, "objects": t.objects, "bytes": t.bytes, "already_present": t.present,
-        "seconds": round(t.seconds, 3), "hydrated": result.hydrated, "kept": result.kept,
-        "problems": [{"what": w, "why": y} for w, y in result.problems + t.failures],
-    }
+    where = f" {'to' if verb == 'pushed' else 'from'} {escape_text(t.remote)}" if t.remote else ""
+    c.note(f"{verb} {t.objects} object(s), {human_bytes(t.bytes)}{where} in {time.perf_counter() - started:.2f}s{extra}")
 
 
 def _run_sync(c: Ctx, verb: str, as_json: bool, fn) -> None:
@@ -482,11 +472,11 @@ def _run_sync(c: Ctx, verb: str, as_json: bool, fn) -> None:
     try:
         result = fn()
     except (PartialFailure, ConflictError) as err:
-        if as_json and hasattr(err, "result"):
-            emit_json(_sync_json(err.result, False))  # type: ignore[attr-defined]
+        if as_json and err.result is not None:
+            emit_json(err.result.to_json(False))  # type: ignore[attr-defined]
         raise
     if as_json:
-        emit_json(_sync_json(result, True))
+        emit_json(result.to_json(True))
     else:
         _summary(c, verb, result, started)
 
@@ -505,10 +495,10 @@ def push(c: Ctx, paths: tuple[str, ...], remote: str | None, jobs: int | None, a
       git filer push
       git filer push models/ --remote team -j 32
     """
-    from .commands.sync import push as do_push
+    from .commands.push import push as do_push
 
     project = c.project()
-    _run_sync(c, "pushed", as_json, lambda: do_push(project, list(paths), remote=remote, jobs=_jobs(project, jobs), sink=c.sink()))
+    _run_sync(c, "pushed", as_json, lambda: do_push(project, list(paths), remote=remote, jobs=jobs, sink=c.sink()))
 
 
 @cli.command()
@@ -531,10 +521,10 @@ def pull(c: Ctx, paths: tuple[str, ...], remote: str | None, include: tuple[str,
       git filer pull
       git filer pull --include 'models/prod/**' -j 32
     """
-    from .commands.sync import pull as do_pull
+    from .commands.pull import pull as do_pull
 
     project = c.project()
-    _run_sync(c, "pulled", as_json, lambda: do_pull(project, list(paths), include=include, exclude=exclude, force=force, remote=remote, jobs=_jobs(project, jobs), sink=c.sink()))
+    _run_sync(c, "pulled", as_json, lambda: do_pull(project, list(paths), include=include, exclude=exclude, force=force, remote=remote, jobs=jobs, sink=c.sink()))
 
 
 @cli.command()
@@ -549,10 +539,10 @@ def checkout(c: Ctx, paths: tuple[str, ...], force: bool, as_json: bool) -> None
     Example:
       git filer checkout models/resnet.pt
     """
-    from .commands.sync import pull as do_pull
+    from .commands.checkout import checkout as do_checkout
 
     project = c.project()
-    _run_sync(c, "checked out", as_json, lambda: do_pull(project, list(paths), force=force, offline=True))
+    _run_sync(c, "checked out", as_json, lambda: do_checkout(project, list(paths), force=force))
 
 
 @cli.command("remove")
@@ -569,10 +559,9 @@ def remove_cmd(c: Ctx, paths: tuple[str, ...], keep_files: bool, remove_remote: 
       git filer remove models/old.pt
       git filer remove models/leaked.pt --remote
     """
-    from .commands.remove import remove as do_remove
+    from .commands.remove import remove_paths as do_remove
 
-    project = c.project()
-    result = do_remove(project, project.select(project.load_entries(), list(paths)), remove_remote=remove_remote, remote=remote_name, keep_files=keep_files)
+    result = do_remove(c.project(), list(paths), remove_remote=remove_remote, remote=remote_name, keep_files=keep_files)
     for artifact in result.removed:
         c.say(f"removed {quote_path(artifact)}")
     if result.remote_deleted:
@@ -592,18 +581,18 @@ def fsck(c: Ctx, remove_corrupt: bool, jobs: int | None, as_json: bool) -> None:
       git filer fsck --remove-corrupt
     """
     from .commands.fsck import fsck as do_fsck
-    from .errors import IntegrityError
     from .ui import human_bytes
 
-    result = do_fsck(c.project(), jobs=jobs or 4, remove=remove_corrupt)
+    result = do_fsck(c.project(), jobs=jobs, remove=remove_corrupt)
     if as_json:
-        emit_json({"checked": result.checked, "bytes": result.bytes, "corrupt": [{"oid": o, "path": p} for o, p in result.corrupt], "removed": result.removed})
+        emit_json(result.to_json())
     else:
         for oid, path in result.corrupt:
             click.echo(f"corrupt: {quote_path(path)} ({oid}){' - removed' if oid in result.removed else ''}", err=True)
         c.note(f"checked {result.checked} object(s), {human_bytes(result.bytes)}: {len(result.corrupt)} corrupt")
-    if result.corrupt:
-        raise IntegrityError(f"{len(result.corrupt)} corrupt object(s) in the cache; rerun with --remove-corrupt, then 'git filer pull'")
+    failure = result.failure()
+    if failure:
+        raise failure
 
 
 @cli.command()
@@ -618,16 +607,17 @@ def validate(c: Ctx, as_json: bool) -> None:
     Example:
       git filer validate
     """
+    from .commands.validate import failure
     from .commands.validate import validate as do_validate
 
     problems = do_validate(c.project())
     if as_json:
-        emit_json([p.__dict__ for p in problems])
+        emit_json([p.to_json() for p in problems])
     else:
         for p in problems:
             click.echo(f"  {quote_path(p.path)}: {escape_text(p.reason)}", err=True)
-    if problems:
-        raise FilerError(f"{len(problems)} problem(s) found")
+    if err := failure(problems):
+        raise err
     c.note("registry files and artifacts are consistent")
 
 
@@ -644,15 +634,14 @@ def check_large_files(c: Ctx, paths: tuple[str, ...], max_size: str | None) -> N
     Example:
       git filer check-large-files --max-size 5M models/big.pt
     """
-    from .commands.validate import large_files, parse_size
+    from .commands.check_large_files import check_large_files as do_check
+    from .commands.check_large_files import failure
 
-    project = c.project()
-    limit = parse_size(max_size) if max_size else project.config.large_file_threshold
-    problems = large_files(project, list(paths), limit)
+    problems = do_check(c.project(), list(paths), max_size)
     for p in problems:
         click.echo(f"  {quote_path(p.path)}: {escape_text(p.reason)}", err=True)
-    if problems:
-        raise FilerError(f"{len(problems)} file(s) too large for git")
+    if err := failure(problems):
+        raise err
 
 
 @cli.command()
@@ -665,7 +654,7 @@ def demo(c: Ctx, directory: str | None) -> None:
     Example:
       git filer demo
     """
-    from .demo import run_demo
+    from .commands.demo import run_demo
 
     run_demo(directory, say=click.echo)
 
@@ -697,52 +686,26 @@ _add_common_options(cli)
 
 
 def main(argv: list[str] | None = None) -> int:
+    from . import handler
+
     args = list(sys.argv[1:] if argv is None else argv)
-    verbose = "-v" in args or "--verbose" in args
+    verbose = "-v" in args or "--verbose" in args or env.verbose(strict=False)
     try:
         rv = cli.main(args=args, prog_name="git filer", standalone_mode=False)
         return rv if isinstance(rv, int) else 0
-    except PartialFailure as err:
-        for what, why in err.failures:
-            click.echo(f"  {quote_path(what)}: {escape_text(why)}", err=True)
-        click.echo(f"error: {escape_text(str(err))}", err=True)
-        return err.exit_code
-    except ConflictError as err:
-        for path in getattr(err, "kept", []):
-            click.echo(f"  kept (modified): {quote_path(path)}", err=True)
-        click.echo(f"error: {escape_text(str(err))}", err=True)
-        return err.exit_code
-    except FilerError as err:
-        if verbose:
-            import traceback
-
-            traceback.print_exc()
-        click.echo(f"error: {escape_text(str(err))}", err=True)
-        return err.exit_code
     except click.exceptions.Exit as err:
         return err.exit_code
+    except click.exceptions.Abort:  # click's name for Ctrl-C while it parses or prompts
+        failure: BaseException = KeyboardInterrupt()
     except click.ClickException as err:
         err.show()
         return err.exit_code
-    except (KeyboardInterrupt, click.exceptions.Abort):
-        click.echo("interrupted", err=True)
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        return 0
-    except OSError as err:
-        if verbose:
-            import traceback
-
-            traceback.print_exc()
-        click.echo(f"error: {err.strerror or err}{': ' + str(err.filename) if err.filename else ''}", err=True)
-        return 1
-    except Exception as err:  # a bug: say so plainly, keep the traceback for --verbose
-        if verbose:
-            import traceback
-
-            traceback.print_exc()
-        click.echo(f"internal error: {type(err).__name__}: {err} (rerun with --verbose for the traceback and report it)", err=True)
-        return EXIT_BUG
+    except (Exception, KeyboardInterrupt) as err:  # everything else: the one handler decides
+        failure = err
+    said = handler.outcome(failure, verbose=verbose)
+    for line in handler.render(said):
+        click.echo(line, err=True)
+    return said.exit_code
 
 
 if __name__ == "__main__":  # pragma: no cover

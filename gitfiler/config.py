@@ -6,10 +6,10 @@ No secrets are ever accepted in either file: credentials come from boto3's chain
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import env
 from .errors import ConfigError
 from .links import STRATEGIES
 
@@ -60,13 +60,7 @@ DEFAULT_JOBS = 16
 
 
 def default_jobs(configured: int | None = None) -> int:
-    env = os.environ.get("GITFILER_JOBS")
-    if env:
-        try:
-            return max(1, int(env))
-        except ValueError:
-            raise ConfigError(f"GITFILER_JOBS must be a number, not {env!r}") from None
-    return configured or DEFAULT_JOBS
+    return env.jobs() or configured or DEFAULT_JOBS
 
 
 def validate_doc(doc: Any, where: str) -> dict[str, Any]:
@@ -117,11 +111,7 @@ def merge(tracked: dict[str, Any], local: dict[str, Any]) -> Config:
             setattr(cfg, key, doc[key])
         for name, settings in (doc.get("remotes") or {}).items():
             cfg.remotes[name] = RemoteConfig(name=name, committed=committed, **settings)
-    env_checkout = os.environ.get("GITFILER_CHECKOUT")
-    if env_checkout:
-        if env_checkout not in STRATEGIES:
-            raise ConfigError(f"GITFILER_CHECKOUT must be one of {', '.join(STRATEGIES)}")
-        cfg.checkout = env_checkout
+    cfg.checkout = env.checkout(STRATEGIES) or cfg.checkout
     return cfg
 
 

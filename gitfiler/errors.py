@@ -52,9 +52,17 @@ class ObjectMissingError(FilerError):
 
 
 class ConflictError(FilerError):
-    """Work tree files were kept because overwriting them would lose user data."""
+    """Work tree files were kept because overwriting them would lose user data.
+
+    `kept` names them; `result` is the outcome of the bulk operation that kept them
+    (e.g. a `SyncResult`), so a caller can still report what did happen."""
 
     exit_code = 8
+
+    def __init__(self, message: str, *, kept: list[str] | None = None, result: object = None) -> None:
+        super().__init__(message)
+        self.kept: list[str] = list(kept or [])
+        self.result = result
 
 
 class DiskFullError(FilerError):
@@ -68,10 +76,11 @@ class HookError(FilerError):
 class PartialFailure(FilerError):
     """A bulk operation finished but some items failed; `failures` lists them."""
 
-    def __init__(self, message: str, failures: list[tuple[str, str]], exit_code: int = 1) -> None:
+    def __init__(self, message: str, failures: list[tuple[str, str]], exit_code: int = 1, *, result: object = None) -> None:
         super().__init__(message)
         self.failures = failures
         self.exit_code = exit_code
+        self.result = result  # the bulk operation's outcome (e.g. a SyncResult), for --json
 
 
 class TransientRemoteError(RemoteError):

@@ -1,30 +1,69 @@
-"""Small filesystem helpers shared by the layers that write user-visible files."""
+"""Filesystem primitives below every store and tree: the one temp-then-rename, and the
+one reading of "the disk is full". Imports nothing of gitfiler's but its errors."""
 
 from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Callable
 
-from .objects import disk_full, temp_name_beside
+from .errors import DiskFullError
+
+TEMP_PREFIX = ".tmp-"
+# Out of space, over quota, or over the largest file the filesystem (or a ulimit) allows.
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def is_disk_full(err: OSError) -> bool:
+    return err.errno in _DISK_FULL
+
+
+def disk_full(where: str) -> DiskFullError:
+    return DiskFullError(
+        f"no space left on the device holding {where}; free some space (or move the cache with GITFILER_CACHE_DIR) and retry"
+    )
+
+
+def temp_name_beside(target: str) -> str:
+    return os.path.join(os.path.dirname(target), f"{TEMP_PREFIX}{os.urandom(8).hex()}")
+
+
+def unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def publish(target: str, fill: Callable[[str], None], *, tmp: str | None = None, before_rename: Callable[[], None] | None = None) -> None:
+    """Create `target` whole or not at all: `fill` writes the fresh path `tmp` (by default
+    beside the target), which is then renamed over `target`. A crash leaves the old file or
+    the new one, never half; the temp never outlives a failure. `before_rename` re-checks
+    the destination right before the rename (the work tree's link check)."""
+    tmp = tmp or temp_name_beside(target)
+    try:
+        fill(tmp)
+        if before_rename is not None:
+            before_rename()
+        os.replace(tmp, target)
+    except BaseException as err:
+        unlink_quietly(tmp)
+        if isinstance(err, OSError) and is_disk_full(err):
+            raise disk_full(os.path.dirname(target) or ".") from err
+        raise
+
+
+def write_new(data: bytes, mode: int = 0o644) -> Callable[[str], None]:
+    """A `fill` for `publish` that writes `data` to a path that must not exist yet."""
+
+    def fill(path: str) -> None:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+
+    return fill
 
 
 def atomic_write_bytes(target: str, data: bytes, mode: int = 0o644) -> None:
-    """Write beside `target` then rename over it: a crash leaves old or new, never half.
-    For gitfiler's own files (under the git dir); work-tree files go through `TreeFS.write_atomic`."""
-    write_then_rename(temp_name_beside(target), target, data, mode)
-
-
-def write_then_rename(tmp: str, target: str, data: bytes, mode: int = 0o644) -> None:
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, target)
-    except OSError as err:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if err.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise disk_full(os.path.dirname(target) or ".") from err
-        raise
+    """For gitfiler's own files (under the git dir); work-tree files go through `TreeFS.write_atomic`."""
+    publish(target, write_new(data, mode))

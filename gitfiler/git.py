@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO, NamedTuple
 
+from .env import NO_HOOKS
 from .errors import FilerError, NotARepositoryError
 
 ZERO_SHA = "0" * 40
@@ -43,7 +44,9 @@ def clean_env() -> dict[str, str]:
     return env
 
 
-def run(args: list[str], cwd: str, *, check: bool = True, input: bytes | None = None, extra_env: dict[str, str] | None = None, literal: bool = False) -> subprocess.CompletedProcess[bytes]:
+def run(
+    args: list[str], cwd: str, *, check: bool = True, input: bytes | None = None, extra_env: dict[str, str] | None = None, literal: bool = False,
+) -> subprocess.CompletedProcess[bytes]:
     """Run git. `literal=True` makes every pathspec an exact path: no globbing, no ':(magic)'
     (a file may be called 'x[1].filer' or ':x.filer'); only for commands that take no patterns."""
     env = clean_env()
@@ -219,7 +222,8 @@ def changed_files(root: str, commits: list[str], suffix: str) -> list[Change]:
     """
     if not commits:
         return []
-    proc = run(["diff-tree", "--stdin", "-r", "-z", "--root", "-m", "--no-renames", "--raw", "--diff-filter=AMT"], root, input=("\n".join(commits) + "\n").encode())
+    args = ["diff-tree", "--stdin", "-r", "-z", "--root", "-m", "--no-renames", "--raw", "--diff-filter=AMT"]
+    proc = run(args, root, input=("\n".join(commits) + "\n").encode())
     out: list[Change] = []
     commit = ""
     fields = proc.stdout.split(b"\0")
@@ -454,7 +458,7 @@ def clone(url: str, dest: str, *, branch: str | None = None, depth: int | None =
     parent = os.path.dirname(os.path.abspath(dest))
     os.makedirs(parent, exist_ok=True)
     # Hooks of ours configured globally would hydrate mid-clone; the caller pulls afterwards.
-    run([*args, "--", url, dest], parent, extra_env={"GITFILER_NO_HOOKS": "1"})
+    run([*args, "--", url, dest], parent, extra_env={NO_HOOKS.name: "1"})
 
 
 def registry_blobs_reachable(root: str, rev_args: list[str], suffix: str) -> list[str]:

@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     _terminate_like_interrupt()
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) >= 2 and args[0] == "hook" and not any(a in ("-h", "--help") for a in args[1:2]):
-        from .hookcli import main as hook_main
+        from .hooks.entry import main as hook_main
 
         return hook_main(args[1:])
     from .cli import main as cli_main

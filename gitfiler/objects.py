@@ -13,17 +13,18 @@ import hashlib
 import os
 import re
 import stat
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO, TypeGuard
 
-from .errors import DiskFullError, FilerError, IntegrityError, ObjectMissingError, UnsafePathError
+from .errors import FilerError, IntegrityError, ObjectMissingError, UnsafePathError
+from .fsutil import TEMP_PREFIX, disk_full, is_disk_full, unlink_quietly
 
 CHUNK = 4 * 1024 * 1024
 # Above this size a file is copied by the kernel and then hashed; below it, one streamed pass is cheaper.
 BIG_FILE = 16 * 1024 * 1024
 OID_PREFIX = "sha256:"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-TEMP_PREFIX = ".tmp-"
 # A directory manifest's size is not declared anywhere before it is fetched; this caps it
 # (about a million entries), so a hostile remote cannot stream without bound.
 MAX_MANIFEST_BYTES = 256 * 1024 * 1024
@@ -31,7 +32,7 @@ MAX_MANIFEST_BYTES = 256 * 1024 * 1024
 Progress = Callable[[int], None]
 
 
-def is_oid(value: object) -> bool:
+def is_oid(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and value.startswith(OID_PREFIX) and bool(_HEX64.match(value[len(OID_PREFIX):]))
 
 
@@ -94,26 +95,12 @@ def hash_stream(f: BinaryIO, progress: Progress | None = None) -> tuple[str, int
     return OID_PREFIX + h.hexdigest(), size
 
 
-def _is_disk_full(err: OSError) -> bool:
-    return err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
-
-
-def disk_full(where: str) -> DiskFullError:
-    return DiskFullError(
-        f"no space left on the device holding {where}; free some space (or move the cache with GITFILER_CACHE_DIR) and retry"
-    )
-
-
-def temp_name_beside(target: str) -> str:
-    return os.path.join(os.path.dirname(target), f"{TEMP_PREFIX}{os.urandom(8).hex()}")
-
-
 class TooLarge(Exception):
     """A source delivered more bytes than its declared size."""
 
 
 def copy_stream(
-    src: BinaryIO, dst: BinaryIO, progress: Progress | None = None, hasher: "hashlib._Hash | None" = None, limit: int | None = None,
+    src: BinaryIO, dst: BinaryIO, progress: Progress | None = None, hasher: hashlib._Hash | None = None, limit: int | None = None,
 ) -> int:
     """Copy src to dst in fixed-size chunks, feeding `hasher`; memory stays flat.
     With `limit`, raises TooLarge as soon as more than `limit` bytes arrive."""
@@ -154,8 +141,8 @@ class ObjectStore:
         # Objects this process verified (written or re-hashed); a fresh copy out
         # of the store need not be hashed a second time.
         self.verified: set[str] = set()
-        self._made: set[str] = set()
-        self._real: set[str] = set()  # directories checked not to be links (see _check_real)  # shard directories known to exist: one mkdir each, not one per object
+        self._made: set[str] = set()  # shard directories known to exist: one mkdir each, not one per object
+        self._real: set[str] = set()  # directories checked not to be links (see _check_real)
 
     def _ensure_dir(self, directory: str) -> None:
         if directory not in self._made:
@@ -230,15 +217,15 @@ class ObjectStore:
         try:
             oid, size = fill(tmp)
         except OSError as err:
-            _unlink_quietly(tmp)
-            if _is_disk_full(err):
+            unlink_quietly(tmp)
+            if is_disk_full(err):
                 raise disk_full(self.root) from err
             raise
         except BaseException:
-            _unlink_quietly(tmp)
+            unlink_quietly(tmp)
             raise
         if expected and oid != expected:
-            _unlink_quietly(tmp)
+            unlink_quietly(tmp)
             raise IntegrityError(f"bytes received for {expected} hash to {oid}; refusing to store them", oid=expected)
         return self._commit(tmp, oid, size)
 
@@ -307,8 +294,8 @@ class ObjectStore:
                     self._dirty_dirs.add(os.path.dirname(target))
                 created = True
         except OSError as err:
-            _unlink_quietly(tmp)
-            if _is_disk_full(err):
+            unlink_quietly(tmp)
+            if is_disk_full(err):
                 raise disk_full(self.root) from err
             raise
         self.verified.add(oid)
@@ -383,11 +370,11 @@ class ObjectStore:
                 with open(dest, "wb") as out:
                     copy_stream(src, out, progress, h)
         except OSError as err:
-            if _is_disk_full(err):
+            if is_disk_full(err):
                 raise disk_full(os.path.dirname(dest)) from err
             raise
         if OID_PREFIX + h.hexdigest() != oid:
-            _unlink_quietly(dest)
+            unlink_quietly(dest)
             raise self.corrupt(oid)
         self.verified.add(oid)
 
@@ -460,10 +447,3 @@ def _fsync_path(path: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass

@@ -11,7 +11,7 @@ from .errors import UnsafePathError
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
-def check_relative(path: str, what: str = "path") -> str:
+def check_relative(path: object, what: str = "path") -> str:
     """Return `path` if it is a normalised POSIX relative path inside its base.
 
     Rejects absolute paths, drive letters, backslashes, `.`/`..`/empty parts,

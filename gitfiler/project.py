@@ -11,16 +11,13 @@ import os
 from functools import cached_property
 from typing import Any
 
-from . import git
+from . import env, git
 from .config import TRACKED, Config, RemoteConfig, merge, validate_doc
 from .errors import ConfigError, FilerError, RegistryError, UnsafePathError
 from .objects import ObjectStore
 from .registry import MAX_REGISTRY_BYTES, SUFFIX, Entry, from_mapping, parse_doc, parse_yaml
 from .state import State, stat_key
 from .treefs import TreeFS
-
-ENV_CACHE = "GITFILER_CACHE_DIR"
-ENV_REMOTE = "GITFILER_REMOTE"
 
 
 class Project:
@@ -34,7 +31,7 @@ class Project:
         self._temp_dev: dict[int, bool] = {}
 
     @classmethod
-    def find(cls, start: str = ".", *, cache_dir: str | None = None, require_git: bool = True) -> "Project":
+    def find(cls, start: str = ".", *, cache_dir: str | None = None, require_git: bool = True) -> Project:
         found = git.find_repo(start)
         if found is not None:
             return cls(found.root, found.git_dir, found.common_dir, cache_dir=cache_dir)
@@ -58,7 +55,7 @@ class Project:
 
     @cached_property
     def cache_dir(self) -> str:
-        chosen = self._cache_override or os.environ.get(ENV_CACHE) or self.config.cache_dir
+        chosen = self._cache_override or env.cache_dir() or self.config.cache_dir
         if chosen:
             return os.path.abspath(os.path.expanduser(chosen))
         if self.filer_dir:
@@ -75,7 +72,7 @@ class Project:
     def temp_for(self, target: str) -> str:
         """A temp path that can be renamed onto `target` atomically: in the temp area when it is on
         the same filesystem as the target's directory, else beside the target."""
-        from .objects import temp_name_beside
+        from .fsutil import temp_name_beside
         from .tempfiles import area
 
         tmp_area = area(self.temp_base)
@@ -170,9 +167,20 @@ class Project:
         except UnsafePathError:
             return True  # a linked .gitfiler: reading the config will refuse it, with the reason
 
+    @property
+    def checkout(self) -> str:
+        """How files are placed in the work tree (copy, reflink, hardlink, symlink, auto)."""
+        return self.config.checkout
+
+    def jobs(self, requested: int | None = None) -> int:
+        """Parallel transfers: as requested, else $GITFILER_JOBS, else the config's `jobs`, else 16."""
+        from .config import default_jobs
+
+        return requested or default_jobs(self.config.jobs)
+
     def remote_config(self, name_or_url: str | None = None) -> RemoteConfig:
         """The remote to use: an explicit name or URL, else $GITFILER_REMOTE, else the default."""
-        chosen = name_or_url or os.environ.get(ENV_REMOTE) or self.config.default_remote
+        chosen = name_or_url or env.remote() or self.config.default_remote
         if not chosen:
             raise ConfigError("no remote configured; run 'git filer remote add NAME URL --default' (or set GITFILER_REMOTE)")
         if chosen in self.config.remotes:
@@ -213,7 +221,7 @@ class Project:
         stop the others. Two registry files that claim one path (or one inside the other) are
         both bad: which bytes belong there would depend on the order they are read in."""
         listed = registries is None
-        regs = self.registry_files() if listed else registries
+        regs: list[str] = self.registry_files() if registries is None else registries
         cached = self.state.parsed_many() if len(regs) > 20 else None
         entries: list[Entry] = []
         problems: list[tuple[str, FilerError]] = []

@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import RegistryError, UnsafePathError
+from .names import REGISTRY_SUFFIX
 from .objects import is_oid
 from .paths import check_relative
 
 if TYPE_CHECKING:
     from .treefs import TreeFS
 
-SUFFIX = ".filer"
+SUFFIX = REGISTRY_SUFFIX
 SCHEMA_VERSION = 1
 KINDS = ("file", "dir")
 _KEYS = {"version", "path", "kind", "oid", "size", "files", "meta"}
@@ -38,6 +39,11 @@ class Entry:
 
     def __post_init__(self) -> None:
         self.artifact = posixpath.join(posixpath.dirname(self.registry), self.path)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "artifact": self.artifact, "registry": self.registry, "kind": self.kind, "oid": self.oid, "size": self.size, "files": self.files, "meta": self.meta,
+        }
 
 
 def registry_path_for(artifact: str) -> str:
@@ -159,6 +165,7 @@ def _fast_parse(text: str) -> dict[str, Any] | None:
         m = _FAST_LINE.match(line)
         if m is None:
             return None
+        value: int | str
         if m.group(1):
             key, value = m.group(1), int(m.group(2))
         else:
@@ -199,9 +206,8 @@ def from_mapping(doc: Any, registry: str) -> Entry:
         raise bad("missing or non-integer 'version'")
     if version != SCHEMA_VERSION:
         raise bad(f"unsupported schema version {version}; this gitfiler reads version {SCHEMA_VERSION}, upgrade it")
-    path = doc.get("path")
     try:
-        check_relative(path, "'path'")
+        path = check_relative(doc.get("path"), "'path'")
     except UnsafePathError as err:
         raise bad(str(err)) from None
     kind = doc.get("kind")
@@ -261,7 +267,7 @@ def read(root: str, registry: str) -> Entry:
     return loads(data, registry)
 
 
-def write(tree: "TreeFS", entry: Entry) -> bool:
+def write(tree: TreeFS, entry: Entry) -> bool:
     """Write atomically; returns False when the file already holds these exact bytes."""
     data = dumps(entry)
     if tree.read_capped(entry.registry, MAX_REGISTRY_BYTES, "registry file") == data:

@@ -17,8 +17,9 @@ import json
 import os
 import sqlite3
 import time
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS stat (path TEXT PRIMARY KEY, ino INTEGER, size INTEGER, mtime_ns INTEGER, checked_ns INTEGER, oid TEXT);
@@ -67,7 +68,7 @@ class State:
             if self._depth == 0 and self._db is not None and self._db.in_transaction:
                 self._db.commit()
 
-    def _write(self, sql: str, rows: list[tuple]) -> None:
+    def _write(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         if not rows:
             return
         self.db.executemany(sql, rows)
@@ -81,9 +82,9 @@ class State:
 
     # -- stat cache ------------------------------------------------------------
 
-    def _select_in(self, sql: str, key_values: list[str], *params: str) -> list[tuple]:
+    def _select_in(self, sql: str, key_values: list[str], *params: str) -> list[tuple[Any, ...]]:
         """Run `sql` (ending in `IN (%s)`) over `key_values` in chunks SQLite accepts."""
-        rows: list[tuple] = []
+        rows: list[tuple[Any, ...]] = []
         for i in range(0, len(key_values), 500):
             chunk = key_values[i : i + 500]
             rows += self.db.execute(sql % ",".join("?" * len(chunk)), (*params, *chunk)).fetchall()

@@ -28,20 +28,20 @@ upload), then propagates.
 
 from __future__ import annotations
 
-import os
 import random
 import threading
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
+from . import env
 from .config import default_jobs  # noqa: F401  (re-exported for callers)
-from .errors import ConfigError, DiskFullError, FilerError, IntegrityError, RemoteError, TransientRemoteError
+from .errors import DiskFullError, FilerError, IntegrityError, RemoteError, TransientRemoteError
 from .objects import ObjectStore
 from .remotes import Remote
 
-DEFAULT_RETRY_BUDGET_S = 120.0
 RETRY_BASE_S = 0.25
 RETRY_CAP_S = 10.0
 INTEGRITY_RETRIES = 1
@@ -70,27 +70,20 @@ class TransferResult:
     seconds: float = 0.0
     failures: list[tuple[str, str]] = field(default_factory=list)
     codes: dict[str, int] = field(default_factory=dict)  # oid -> exit code of its failure
+    remote: str = ""  # which remote, as messages name it ("'team' (s3://bucket/prefix)"); "" when none was used
 
-    def merge(self, other: "TransferResult") -> None:
+    def merge(self, other: TransferResult) -> None:
         self.objects += other.objects
         self.bytes += other.bytes
         self.present += other.present
         self.seconds += other.seconds
         self.failures += other.failures
         self.codes.update(other.codes)
+        self.remote = self.remote or other.remote
 
 
 def retry_budget() -> float:
-    raw = os.environ.get("GITFILER_RETRY_BUDGET", "").strip()
-    if not raw:
-        return DEFAULT_RETRY_BUDGET_S
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"GITFILER_RETRY_BUDGET={raw!r} is not a number of seconds; unset it or give e.g. 120") from None
-    if value < 0:
-        raise ConfigError(f"GITFILER_RETRY_BUDGET={raw!r} is negative; give a number of seconds, e.g. 120")
-    return value
+    return env.retry_budget()
 
 
 class Retrier:
@@ -159,7 +152,7 @@ def find_missing(remote: Remote, oids: Iterable[str], jobs: int) -> set[str]:
         listed = retry.call(lambda: set(remote.list_oids()))
         return {o for o in wanted if o not in listed}
     present = _parallel(lambda o: retry.call(lambda: remote.exists(o)), wanted, jobs, retry)
-    return {o for o, p in zip(wanted, present) if not p}
+    return {o for o, p in zip(wanted, present, strict=True) if not p}
 
 
 def _run(

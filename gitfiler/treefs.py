@@ -15,11 +15,11 @@ from __future__ import annotations
 import errno
 import os
 import stat as statmod
-
-from typing import Callable
+from collections.abc import Callable
+from typing import BinaryIO
 
 from .errors import UnsafePathError
-from .objects import temp_name_beside
+from .fsutil import publish, temp_name_beside, write_new
 
 O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
@@ -52,7 +52,7 @@ class TreeFS:
             return
         parts = parent.split("/")
         cur = ""
-        for i, part in enumerate(parts):
+        for part in parts:
             cur = f"{cur}/{part}" if cur else part
             if cur in self._real_dirs:
                 continue
@@ -96,7 +96,7 @@ class TreeFS:
         except (FileNotFoundError, NotADirectoryError):
             return None
 
-    def open_read(self, rel: str):  # -> BinaryIO
+    def open_read(self, rel: str) -> BinaryIO:
         """Open a regular file for reading; a link or a special file (FIFO, device) is refused."""
         self.check_parents(rel)
         try:
@@ -147,18 +147,20 @@ class TreeFS:
         top = self.lstat(rel_dir)
         if top is None or not statmod.S_ISDIR(top.st_mode):
             return
-        for dirpath, dirs, _files in os.walk(self.abspath(rel_dir), topdown=False):
-            # os.walk does not descend into links to directories; they appear in `dirs` and are skipped here.
+        for dirpath, _dirs, _files in os.walk(self.abspath(rel_dir), topdown=False):
+            # os.walk does not descend into links to directories; they appear in `_dirs` and are skipped here.
             try:
                 os.rmdir(dirpath)
             except OSError:
                 pass
         self.forget(rel_dir)
 
-    def replace(self, tmp: str, rel: str) -> None:
-        """Rename a finished temp file over `rel` (the parents were created by `makedirs`)."""
-        self.check_parents(rel)
-        os.replace(tmp, self.abspath(rel))
+    def publish(self, rel: str, fill: Callable[[str], None]) -> None:
+        """Create `rel` whole or not at all: `fill` writes a temp from `temp_for`, which is
+        renamed over `rel` once the directories on the way are checked again."""
+        self.makedirs(rel.rpartition("/")[0])
+        target = self.abspath(rel)
+        publish(target, fill, tmp=self.temp_for(target), before_rename=lambda: self.check_parents(rel))
 
     def write_atomic(self, rel: str, data: bytes, mode: int = 0o644) -> None:
         """Replace the small file `rel` with `data` (temp, then rename). A link in its place is
@@ -170,6 +172,4 @@ class TreeFS:
             raise UnsafePathError(f"{rel} is a symlink; gitfiler never writes through a link in the work tree (replace it with a regular file)")
         if st is not None and not statmod.S_ISREG(st.st_mode):
             raise UnsafePathError(f"{rel} is not a regular file; move it away and retry")
-        from .fsutil import write_then_rename
-
-        write_then_rename(self.temp_for(self.abspath(rel)), self.abspath(rel), data, mode)
+        self.publish(rel, write_new(data, mode))

@@ -9,27 +9,51 @@ import os
 import stat as statmod
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from . import manifest
+from .closure import Closure, Item, ManifestUnavailable
+from .closure import of as of_entry
 from .errors import DiskFullError, FilerError, UnsafePathError
+from .fsutil import TEMP_PREFIX, is_disk_full
 from .links import try_reflink
 from .manifest import ManifestEntry
-from .objects import TEMP_PREFIX, ObjectStore, digest_bytes, hash_stream
+from .objects import ObjectStore, digest_bytes, hash_stream
 from .paths import is_within
-from .project import Project
 from .registry import Entry
-from .state import stat_key
+from .state import State, stat_key
+from .treefs import TreeFS
+
+
+class WorkTree(Protocol):
+    """What this module needs of a project: its tree, cache, state and checkout strategy
+    (a `Project` is one; the module does not depend on how it is configured)."""
+
+    root: str
+
+    @property
+    def tree(self) -> TreeFS: ...
+    @property
+    def store(self) -> ObjectStore: ...
+    @property
+    def state(self) -> State: ...
+    @property
+    def cache_dir(self) -> str: ...
+    @property
+    def checkout(self) -> str: ...
+    def abspath(self, rel: str) -> str: ...
+    def relpath(self, path: str) -> str: ...
 
 
 Scanned = tuple[str, os.stat_result]  # (path relative to the tracked directory, lstat of the file)
 
 
-def _into_cache(project: Project, path: str) -> bool:
+def _into_cache(project: WorkTree, path: str) -> bool:
     """A link gitfiler itself placed (checkout strategy `symlink`) points at a cache object."""
     return is_within(os.path.realpath(path), os.path.join(project.cache_dir, "objects"))
 
 
-def scan_dir(project: Project, top: str) -> list[Scanned]:
+def scan_dir(project: WorkTree, top: str) -> list[Scanned]:
     """Regular files below `top` (absolute; the caller checked it is a real directory), sorted.
     Links are refused unless they point into the cache; the walk never follows one.
 
@@ -61,7 +85,7 @@ def scan_dir(project: Project, top: str) -> list[Scanned]:
     return out
 
 
-def _open_content(project: Project, rel: str):  # -> BinaryIO
+def _open_content(project: WorkTree, rel: str):  # -> BinaryIO
     """The bytes at `rel`: a regular file, or a cache object that a `symlink` checkout linked there."""
     st = project.tree.lstat(rel)
     if st is not None and statmod.S_ISLNK(st.st_mode) and _into_cache(project, project.abspath(rel)):
@@ -70,7 +94,7 @@ def _open_content(project: Project, rel: str):  # -> BinaryIO
 
 
 def hash_files(
-    project: Project, items: list[tuple[str, os.stat_result]], *, store: ObjectStore | None = None, jobs: int = 8,
+    project: WorkTree, items: list[tuple[str, os.stat_result]], *, store: ObjectStore | None = None, jobs: int = 8,
     prefix: str | None = None,
 ) -> dict[str, str]:
     """oid of each (repo-relative path, stat) pair, re-hashing only what the stat cache cannot vouch for.
@@ -125,7 +149,7 @@ class Current:
     manifest_bytes: bytes | None = None
 
 
-def current(project: Project, artifact: str, *, store: ObjectStore | None = None, jobs: int = 8) -> Current:
+def current(project: WorkTree, artifact: str, *, store: ObjectStore | None = None, jobs: int = 8) -> Current:
     """Hash (or recall) what is at `artifact` now; with `store`, also copy new content into it.
 
     A link that gitfiler did not place is never followed: it is reported as present with no oid
@@ -163,7 +187,7 @@ def current(project: Project, artifact: str, *, store: ObjectStore | None = None
     return Current(True, oid, st.st_size)
 
 
-def current_many(project: Project, artifacts: list[str]) -> dict[str, Current]:
+def current_many(project: WorkTree, artifacts: list[str]) -> dict[str, Current]:
     """`current` for many artifacts, with one stat-cache query for all plain files."""
     out: dict[str, Current] = {}
     files: list[tuple[str, os.stat_result]] = []
@@ -186,7 +210,7 @@ def current_many(project: Project, artifacts: list[str]) -> dict[str, Current]:
 
 @dataclass
 class HydrateReport:
-    todo: list[tuple[str, str, bool, int]] = field(default_factory=list)  # (oid, path, executable, size) to place
+    todo: list[Item] = field(default_factory=list)  # objects to place
     remove: list[str] = field(default_factory=list)  # files of an older version to delete
     written: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
@@ -196,13 +220,8 @@ class HydrateReport:
     bytes: int = 0
 
 
-def load_manifest(store: ObjectStore, entry: Entry) -> list[ManifestEntry]:
-    data = store.read_verified(entry.oid)
-    return manifest.decode(data, f"{entry.registry} (manifest {entry.oid})")
-
-
-def _place_error(project: Project, rel: str, err: OSError) -> FilerError:
-    if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+def _place_error(project: WorkTree, rel: str, err: OSError) -> FilerError:
+    if is_disk_full(err):
         return DiskFullError(f"no space left on the device holding the work tree {project.root}; free some space and retry")
     if err.errno == errno.EISDIR:
         return FilerError(f"{rel} is a directory in the work tree but a file in the registry; move it away and retry")
@@ -211,18 +230,13 @@ def _place_error(project: Project, rel: str, err: OSError) -> FilerError:
     return FilerError(f"{rel}: cannot write it ({err.strerror}); check the path and its permissions and retry")
 
 
-def place(project: Project, oid: str, rel: str, *, executable: bool = False, strategy: str | None = None) -> None:
+def place(project: WorkTree, oid: str, rel: str, *, executable: bool = False, strategy: str | None = None) -> None:
     """Write cache object `oid` at repo-relative `rel` atomically: prepared in the temp area,
     then renamed over the target. No directory on the way may be a link."""
     store = project.store
-    tree = project.tree
-    how = strategy or project.config.checkout
-    try:
-        tree.makedirs(rel.rpartition("/")[0])
-        tmp = project.temp_for(project.abspath(rel))
-    except OSError as err:
-        raise _place_error(project, rel, err) from None
-    try:
+    how = strategy or project.checkout
+
+    def fill(tmp: str) -> None:
         if how in ("hardlink", "symlink"):
             store.check(oid)
             if how == "hardlink":
@@ -234,17 +248,13 @@ def place(project: Project, oid: str, rel: str, *, executable: bool = False, str
             if not cloned:
                 store.copy_out(oid, tmp)
             os.chmod(tmp, 0o755 if executable else 0o644)
-        tree.replace(tmp, rel)
-    except BaseException as err:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(err, DiskFullError):
-            raise _place_error(project, rel, OSError(errno.ENOSPC, "no space")) from None
-        if isinstance(err, OSError) and not isinstance(err, FilerError):
-            raise _place_error(project, rel, err) from None
-        raise
+
+    try:
+        project.tree.publish(rel, fill)
+    except DiskFullError:
+        raise _place_error(project, rel, OSError(errno.ENOSPC, "no space")) from None
+    except OSError as err:
+        raise _place_error(project, rel, err) from None
 
 
 def may_replace(have: str | None, wanted: str, *, force: bool, placed: str | None, previous: str | None) -> bool | None:
@@ -258,28 +268,17 @@ def may_replace(have: str | None, wanted: str, *, force: bool, placed: str | Non
     return have is not None and have in (placed, previous)
 
 
-def hydrate(
-    project: Project, entry: Entry, *, force: bool = False, manifest_entries: list[ManifestEntry] | None = None,
-    previous: dict[str, str] | None = None,
-) -> HydrateReport:
-    """Bring the work tree to `entry`, keeping every file a user changed (unless `force`)."""
-    report = plan(project, entry, force=force, manifest_entries=manifest_entries, previous=previous)
-    apply(project, [report])
-    return report
-
-
-def apply(project: Project, reports: list[HydrateReport], jobs: int = 8) -> None:
+def apply(project: WorkTree, reports: list[HydrateReport], jobs: int = 8) -> None:
     """Carry out plans: place every planned file (in parallel: the work is I/O), then remove the
     stale files of older versions, and record what was written. Every write and removal goes
     through `project.tree`, which refuses to follow a link."""
     todo = [t for r in reports for t in r.todo]
 
-    def one(item: tuple[str, str, bool, int]) -> None:
-        oid, rel, executable, _size = item
-        place(project, oid, rel, executable=executable)
+    def one(item: Item) -> None:
+        place(project, item.oid, item.path, executable=item.executable)
 
     # Threads pay off for large files (the copy releases the GIL); small ones are faster in line.
-    if len(todo) > 1 and jobs > 1 and sum(t[3] for t in todo) > 64 * 1024 * 1024:
+    if len(todo) > 1 and jobs > 1 and sum(t.size for t in todo) > 64 * 1024 * 1024:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -287,10 +286,10 @@ def apply(project: Project, reports: list[HydrateReport], jobs: int = 8) -> None
     else:
         for item in todo:
             one(item)
-    _record(project, [(rel, oid) for oid, rel, _x, _s in todo])
+    _record(project, [(t.path, t.oid) for t in todo])
     for r in reports:
-        r.written += [rel for _oid, rel, _x, _s in r.todo]
-        r.bytes += sum(size for *_rest, size in r.todo)
+        r.written += [t.path for t in r.todo]
+        r.bytes += sum(t.size for t in r.todo)
         r.todo = []
         gone = [rel for rel in r.remove if project.tree.unlink(rel)]
         r.removed += gone
@@ -299,11 +298,8 @@ def apply(project: Project, reports: list[HydrateReport], jobs: int = 8) -> None
             project.state.hydrated_forget(gone)
 
 
-def plan(
-    project: Project, entry: Entry, *, force: bool = False, manifest_entries: list[ManifestEntry] | None = None,
-    previous: dict[str, str] | None = None,
-) -> HydrateReport:
-    """Decide what hydrating `entry` writes, keeps and removes. Writes nothing.
+def plan(project: WorkTree, closure: Closure, *, force: bool = False, previous: dict[str, str] | None = None) -> HydrateReport:
+    """Decide what hydrating `closure`'s artifact writes, keeps and removes. Writes nothing.
 
     A file counts as unchanged when its content has the oid gitfiler last placed
     there, or the oid `previous` gives for it (the registry of the commit being left).
@@ -311,6 +307,7 @@ def plan(
     artifact or one of its directories belongs is a problem, whatever `force` says.
     """
     report = HydrateReport()
+    entry = closure.entry
     previous = previous or {}
     state = project.state
     try:
@@ -332,7 +329,7 @@ def plan(
             if not decision:
                 report.kept.append(entry.artifact)
                 return report
-        report.todo.append((entry.oid, entry.artifact, False, entry.size))
+        report.todo += closure.files
         return report
 
     if st is not None and statmod.S_ISLNK(st.st_mode):
@@ -341,33 +338,34 @@ def plan(
     if st is not None and not statmod.S_ISDIR(st.st_mode):
         report.problems.append((entry.artifact, "is a file in the work tree but a directory in the registry; move it away and retry"))
         return report
-    wanted = manifest_entries if manifest_entries is not None else load_manifest(project.store, entry)
     try:
         existing = dict(scan_dir(project, project.abspath(entry.artifact))) if st is not None else {}
     except UnsafePathError as err:
         report.problems.append((entry.artifact, str(err)))
         return report
-    have = hash_files(project, [(f"{entry.artifact}/{r}", s) for r, s in existing.items()], prefix=entry.artifact)
+    hashes = hash_files(project, [(f"{entry.artifact}/{r}", s) for r, s in existing.items()], prefix=entry.artifact)
     hydrated = state.hydrated_under(entry.artifact) if existing else {}
     wanted_paths = set()
-    for m in wanted:
-        rel = f"{entry.artifact}/{m.path}"
-        wanted_paths.add(m.path)
-        s = existing.get(m.path)
+    prefix = f"{entry.artifact}/"
+    for item in closure.files:
+        rel = item.path
+        inner = rel.removeprefix(prefix)
+        wanted_paths.add(inner)
+        s = existing.get(inner)
         if s is not None:
-            exec_ok = bool(s.st_mode & statmod.S_IXUSR) == m.exec
-            decision = may_replace(have[rel], m.oid, force=force, placed=hydrated.get(rel), previous=previous.get(rel))
+            exec_ok = bool(s.st_mode & statmod.S_IXUSR) == item.executable
+            decision = may_replace(hashes[rel], item.oid, force=force, placed=hydrated.get(rel), previous=previous.get(rel))
             if decision is None and exec_ok:
                 report.unchanged += 1
                 continue
             if decision is False:
                 report.kept.append(rel)
                 continue
-        report.todo.append((m.oid, rel, m.exec, m.size))
+        report.todo.append(item)
     # Files from an older version that we placed and nobody touched go; anything else stays.
     for r in existing:
-        rel = f"{entry.artifact}/{r}"
-        if r not in wanted_paths and may_replace(have[rel], "", force=force, placed=hydrated.get(rel), previous=previous.get(rel)):
+        rel = f"{prefix}{r}"
+        if r not in wanted_paths and may_replace(hashes[rel], "", force=force, placed=hydrated.get(rel), previous=previous.get(rel)):
             report.remove.append(rel)
     return report
 
@@ -378,7 +376,7 @@ def plan(
 PLACED_MTIME_AGE_NS = 2_000_000_000
 
 
-def _record(project: Project, placed: list[tuple[str, str]]) -> None:
+def _record(project: WorkTree, placed: list[tuple[str, str]]) -> None:
     """Remember what we wrote: it may be replaced later, and need not be re-hashed."""
     if not placed:
         return
@@ -395,21 +393,19 @@ def _record(project: Project, placed: list[tuple[str, str]]) -> None:
     project.state.hydrated_set(placed)
 
 
-def retire(project: Project, entry: Entry) -> HydrateReport:
+def retire(project: WorkTree, entry: Entry) -> HydrateReport:
     """Remove an artifact whose registry file is gone (a branch switch), as git removes
     tracked files: only what still holds the bytes gitfiler placed; changed files stay.
     A link in the artifact's place, or on the way to it, means git put something else
     there: nothing is followed or removed."""
     report = HydrateReport()
     state = project.state
-    if entry.kind == "file":
-        files = [(entry.artifact, entry.oid)]
-    elif project.store.has(entry.oid):
-        files = [(f"{entry.artifact}/{m.path}", m.oid) for m in load_manifest(project.store, entry)]
-    else:
+    try:
+        files = of_entry(project.store, entry).paths()
+    except ManifestUnavailable:
         return report  # without the manifest we cannot tell ours from the user's: keep all
     present = []
-    for rel, oid in files:
+    for rel, oid in files.items():
         try:
             st = project.tree.lstat(rel)
         except UnsafePathError:

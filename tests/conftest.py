@@ -141,7 +141,7 @@ def _start_moto(tmp: Path, extra_env: dict[str, str] | None = None):
                 return proc, f"http://127.0.0.1:{port}"
         except OSError:
             if proc.poll() is not None:
-                raise RuntimeError(f"moto server exited early; see {log.name}")
+                raise RuntimeError(f"moto server exited early; see {log.name}") from None
             time.sleep(0.1)
     proc.kill()
     raise RuntimeError("moto server did not start within 30 s")

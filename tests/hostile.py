@@ -29,9 +29,10 @@ import stat as statmod
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 BIN_DIR = os.path.dirname(sys.executable)
 MEMORY_CAP = 2 << 30  # address space per process: far above what gitfiler needs, far below an alias bomb

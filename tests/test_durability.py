@@ -12,8 +12,6 @@ from pathlib import Path
 from conftest import Repo, clone_of, run
 
 
-
-
 def cache_obj(clone: Path, data: bytes) -> Path:
     h = hashlib.sha256(data).hexdigest()
     return clone / ".git/filer/objects/sha256" / h[:2] / h[2:]

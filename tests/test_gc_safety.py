@@ -183,9 +183,8 @@ def test_a_lock_that_lapsed_during_a_long_pause_is_not_trusted(repo: Repo, monke
 
     remote = Project.find(str(repo.path)).remote()
     real = time.time
-    with pytest.raises(RemoteError, match="could not keep its lock fresh .*push again"):
-        with remote.lock(PUSH):
-            monkeypatch.setattr(time, "time", lambda: real() + 40 * 60)  # a suspended laptop wakes up
+    with pytest.raises(RemoteError, match="could not keep its lock fresh .*push again"), remote.lock(PUSH):
+        monkeypatch.setattr(time, "time", lambda: real() + 40 * 60)  # a suspended laptop wakes up
     monkeypatch.undo()
     assert remote.list_locks() == []
 

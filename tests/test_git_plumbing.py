@@ -195,7 +195,7 @@ def test_glob_patterns_work_whatever_pathspec_variables_the_user_exported(named:
 
 
 def test_add_stages_only_the_exact_paths(named: Path):
-    write(named, {n: b"changed" for n in NAMES})
+    write(named, dict.fromkeys(NAMES, b"changed"))
     g.add(str(named), ["x[1].filer", ":magic.filer", "st*r.filer"])
     assert staged(named) == sorted([":magic.filer", "st*r.filer", "x[1].filer"])
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from conftest import BIN_DIR, Repo, git, run
-from gitfiler.hooks import HOOKS, shim
+from gitfiler.hooks.shims import shim
+from gitfiler.hooks.triggers import HOOKS
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -5,11 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from pathlib import Path
 
 from conftest import Repo, clone_of, git, run, snapshot
-
-
 
 
 def test_push_then_clone_and_pull_hydrates_verified_bytes(repo: Repo, tmp_path):

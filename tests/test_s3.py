@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Repo, _start_moto, run, snapshot
-from conftest import clone_of
+from conftest import Repo, _start_moto, clone_of, run, snapshot
 
 
 def key(oid_hex: str) -> str:

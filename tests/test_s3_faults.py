@@ -19,8 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run
-from conftest import clone_of
+from conftest import clone_of, run
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from drill_s3_faults import INTERNAL, PASS, RESET_MID, FaultProxy, ProxyRequest  # noqa: E402
@@ -47,7 +46,7 @@ def open_uploads(client, bucket: str) -> list[dict]:
 
 
 def temp_files(root: Path) -> list[Path]:
-    return [p for p in root.rglob(".tmp-*")]
+    return list(root.rglob(".tmp-*"))
 
 
 # -- reads capped at the declared size ----------------------------------------------------------

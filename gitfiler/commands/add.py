@@ -9,6 +9,7 @@ from typing import Any
 
 from .. import git, registry
 from ..errors import FilerError
+from ..ignorefile import ensure_ignored
 from ..paths import is_within
 from ..project import Project
 from ..registry import Entry
@@ -24,6 +25,9 @@ class AddResult:
     size: int
     files: int | None
     changed: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
 
 
 def check_addable(project: Project, path: str, tracked: list[Entry]) -> str:
@@ -57,40 +61,7 @@ def check_addable(project: Project, path: str, tracked: list[Entry]) -> str:
     return rel
 
 
-def ignore_line(name: str) -> str:
-    # A line cannot hold a newline (and git drops a CR before one): '?' stands for either.
-    escaped = "".join("\\" + c if c in "*?[\\" else "?" if c in "\r\n" else c for c in name)
-    if escaped[:1] in ("#", "!"):
-        escaped = "\\" + escaped
-    if escaped.endswith(" "):
-        escaped = escaped[:-1] + "\\ "
-    return "/" + escaped
-
-
-def ignore_file_for(artifact: str) -> tuple[str, str]:
-    """(repo path of the .gitignore beside `artifact`, the line that ignores it there)."""
-    directory, _, name = artifact.rpartition("/")
-    return (f"{directory}/.gitignore" if directory else ".gitignore"), ignore_line(name)
-
-
-MAX_IGNORE_BYTES = 16 << 20
-
-
-def ensure_ignored(project: Project, artifact: str) -> str:
-    """Add `/name` to the .gitignore beside the artifact; returns that .gitignore's repo path.
-    A .gitignore that is a link is refused: writing through it would change a file elsewhere
-    and stage its content in the user's next commit."""
-    rel, line = ignore_file_for(artifact)
-    data = project.tree.read_capped(rel, MAX_IGNORE_BYTES, ".gitignore")
-    text = data.decode("utf-8", "surrogateescape") if data is not None else ""
-    if line not in text.splitlines():
-        if text and not text.endswith("\n"):
-            text += "\n"
-        project.tree.write_atomic(rel, (text + line + "\n").encode("utf-8", "surrogateescape"))
-    return rel
-
-
-def add(project: Project, paths: list[str], *, jobs: int = 8, meta: dict[str, Any] | None = None, stage: bool = True) -> list[AddResult]:
+def add(project: Project, paths: list[str], *, jobs: int | None = None, meta: dict[str, Any] | None = None, stage: bool = True) -> list[AddResult]:
     tracked = project.load_entries()
     rels = [check_addable(project, p, tracked) for p in paths]
     by_registry = {e.registry: e for e in tracked}
@@ -98,8 +69,8 @@ def add(project: Project, paths: list[str], *, jobs: int = 8, meta: dict[str, An
     to_stage: list[str] = []
     with project.state.batch():
         for rel in rels:
-            results.append(_add_one(project, rel, by_registry, meta, jobs))
-            to_stage += [results[-1].registry, ensure_ignored(project, rel)]
+            results.append(_add_one(project, rel, by_registry, meta, project.jobs(jobs)))
+            to_stage += [results[-1].registry, ensure_ignored(project.tree, rel)]
     if stage and project.has_git:
         git.add(project.root, list(dict.fromkeys(to_stage)))
     return results

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
-from .. import git, hooks
+from .. import git, sync
+from ..closure import oids_or_self
+from ..configfile import set_local
 from ..errors import FilerError
+from ..hooks.install import install as install_hooks
 from ..project import Project
+from ..sync import SyncResult
 from ..transfer import ProgressSink
-from .setup import set_local
-from .sync import SyncResult, _selected_entries, pull
-from .status import object_closure
 
 
 @dataclass
@@ -22,11 +24,16 @@ class CloneResult:
     corrupt_dropped: list[str] = field(default_factory=list)
     sync: SyncResult | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = self.sync.to_json(True) if self.sync else {"ok": True}
+        data.update(directory=self.directory, hooks_installed=self.hooks_installed, reverified=self.reverified, corrupt_dropped=self.corrupt_dropped)
+        return data
+
 
 def clone(
     url: str, directory: str | None, *, branch: str | None = None, depth: int | None = None,
     include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), remote: str | None = None,
-    cache: str | None = None, jobs: int = 16, no_hooks: bool = False, verify: bool = False,
+    cache: str | None = None, jobs: int | None = None, no_hooks: bool = False, verify: bool = False,
     sink: ProgressSink | None = None,
 ) -> CloneResult:
     dest = os.path.abspath(directory or os.path.basename(url.rstrip("/")).removesuffix(".git") or "repo")
@@ -40,16 +47,17 @@ def clone(
         set_local(project, "default_remote", remote)
     result = CloneResult(dest, hooks_installed=not no_hooks)
     if not no_hooks:
-        hooks.install(project.root)
+        install_hooks(project.root)
     if not project.initialized:
         return result
+    entries, unreadable = sync.select(project, [], include, exclude, lenient=True)
     if verify:
-        for e in _selected_entries(project, [], include, exclude):
-            for oid in object_closure(project, e) or [e.oid]:
+        for e in entries:
+            for oid in oids_or_self(project.store, e):
                 if project.store.has(oid):
                     result.reverified += 1
                     if not project.store.verify(oid):
                         project.store.remove(oid)  # a good copy comes from the remote below
                         result.corrupt_dropped.append(oid)
-    result.sync = pull(project, [], include=include, exclude=exclude, remote=remote, jobs=jobs, sink=sink)
+    result.sync = sync.pull(project, entries, remote=remote, jobs=project.jobs(jobs), sink=sink, unreadable=unreadable)
     return result

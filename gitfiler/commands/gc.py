@@ -21,9 +21,8 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from .. import git, registry
-from ..errors import FilerError, IntegrityError, RegistryError, UnsafePathError
-from ..manifest import decode as decode_manifest
+from .. import closure, git, registry
+from ..errors import FilerError, RegistryError, UnsafePathError
 from ..project import Project
 from ..registry import SUFFIX, Entry
 from ..remotes import GC, Listed, Remote, RemoteLock
@@ -41,6 +40,9 @@ class GcResult:
     bytes: int = 0
     dry_run: bool = True
     young: int = 0  # kept only because they are younger than the grace period
+
+    def to_json(self) -> dict[str, object]:
+        return {"where": self.where, "dry_run": self.dry_run, "deleted": self.deleted, "bytes": self.bytes, "kept": self.kept, "young": self.young}
 
 
 def _entries_in_history(project: Project) -> tuple[list[Entry], list[tuple[str, bytes]]]:
@@ -66,39 +68,39 @@ def _entries_in_history(project: Project) -> tuple[list[Entry], list[tuple[str, 
     return out, unparsed
 
 
-def _manifest_files(project: Project, oid: str, where: str, remote: Remote | None, *, strict: bool) -> list[str]:
-    """The file oids a directory manifest lists. Without the manifest, gc cannot tell what
-    to keep, so it refuses; a manifest that does not decode is an error when `strict`,
-    else (an oid found in an unparseable registry file) it simply is no manifest."""
-    if not project.store.has(oid):
-        if remote is None:
-            raise FilerError(f"manifest {oid} ({where}) is not in the cache, so its files cannot be told apart; run 'git filer pull' first")
-        try:
-            remote.download(oid, project.store)
-        except FilerError:
-            raise FilerError(f"manifest {oid} ({where}) is neither in the cache nor in the remote; refusing to collect garbage without it") from None
-    try:
-        return [m.oid for m in decode_manifest(project.store.read_verified(oid), where)]
-    except (RegistryError, IntegrityError) as err:
-        if not strict:
-            return []
-        raise FilerError(f"cannot read manifest {oid}: {err}; run 'git filer fsck' first") from None
+def _closures(project: Project, entries: list[Entry], remote: Remote | None, *, strict: bool) -> set[str]:
+    """Every oid `entries` need, each directory's files included. Without a manifest gc
+    cannot tell which files to keep, so it refuses; a manifest that does not decode is an
+    error when `strict`, else (an oid found in an unparseable registry file) it simply is
+    no manifest."""
+    found = closure.resolve(project.store, entries, remote=(lambda: remote) if remote is not None else None)
+    keep = {e.oid for e in entries}
+    for e in entries:
+        c = found.get(e)
+        if c is not None:
+            keep.update(c.oids())
+            continue
+        err = found.problem(e)
+        if isinstance(err, closure.ManifestUnavailable):
+            if remote is None:
+                raise FilerError(f"manifest {e.oid} ({e.registry}) is not in the cache, so its files cannot be told apart; run 'git filer pull' first")
+            raise FilerError(f"manifest {e.oid} ({e.registry}) could not be had from the cache or the remote ({err}); refusing to collect garbage without it")
+        if strict and err is not None:
+            raise FilerError(f"cannot read manifest {e.oid}: {err}; run 'git filer fsck' first")
+    return keep
 
 
 def referenced(project: Project, remote: Remote | None = None) -> set[str]:
     """Every oid reachable from git's refs, the index and all worktrees."""
-    keep: set[str] = set()
     entries, unparsed = _entries_in_history(project)
-    for e in entries:
-        keep.add(e.oid)
-        if e.kind == "dir":
-            keep.update(_manifest_files(project, e.oid, e.registry, remote, strict=True))
+    keep = _closures(project, entries, remote, strict=True)
+    guesses: list[Entry] = []
     for where, data in unparsed:
         oids = [m.decode() for m in _OID_TEXT.findall(data)]
         keep.update(oids)
         if _DIR_TEXT.search(data):
-            for oid in oids:
-                keep.update(_manifest_files(project, oid, where, remote, strict=False))
+            guesses += [Entry(registry=where, path="unparsed", kind="dir", oid=oid, size=0) for oid in oids]
+    keep |= _closures(project, guesses, remote, strict=False)
     return keep
 
 

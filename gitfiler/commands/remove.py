@@ -7,11 +7,12 @@ import stat
 from dataclasses import dataclass, field
 
 from .. import git
+from ..closure import oids_or_self
 from ..errors import ConflictError
+from ..ignorefile import unignore
 from ..project import Project
 from ..registry import Entry
-from ..workspace import current, load_manifest
-from .add import MAX_IGNORE_BYTES, ignore_file_for
+from ..workspace import current
 
 
 @dataclass
@@ -20,17 +21,9 @@ class RemoveResult:
     remote_deleted: int = 0
 
 
-def _unignore(project: Project, artifact: str) -> str | None:
-    rel, line = ignore_file_for(artifact)
-    data = project.tree.read_capped(rel, MAX_IGNORE_BYTES, ".gitignore")
-    if data is None:
-        return None
-    lines = data.decode("utf-8", "surrogateescape").splitlines()
-    kept = [x for x in lines if x != line]
-    if kept == lines:
-        return None
-    project.tree.write_atomic(rel, ("\n".join(kept) + "\n").encode("utf-8", "surrogateescape") if kept else b"")
-    return rel
+def remove_paths(project: Project, paths: list[str], **options: object) -> RemoveResult:
+    """`remove` for the artifacts `paths` name (artifacts or their registry files)."""
+    return remove(project, project.select(project.load_entries(), paths), **options)  # type: ignore[arg-type]
 
 
 def remove(project: Project, entries: list[Entry], *, remove_remote: bool = False, remote: str | None = None, keep_files: bool = False) -> RemoveResult:
@@ -38,16 +31,12 @@ def remove(project: Project, entries: list[Entry], *, remove_remote: bool = Fals
     if not keep_files:
         modified = [e.artifact for e in entries if (c := current(project, e.artifact)).exists and c.oid != e.oid]
         if modified:
-            err = ConflictError(f"{', '.join(modified)} differ from their registry files; re-add or restore them before removing")
-            err.kept = modified  # type: ignore[attr-defined]
-            raise err
+            raise ConflictError(f"{', '.join(modified)} differ from their registry files; re-add or restore them before removing", kept=modified)
     result = RemoveResult()
     if remove_remote:
         rem = project.remote(remote)
         for e in entries:
-            oids = [e.oid]
-            if e.kind == "dir" and project.store.has(e.oid):
-                oids = [e.oid] + [m.oid for m in load_manifest(project.store, e)]  # manifest first: it vouches for files
+            oids = list(reversed(oids_or_self(project.store, e)))  # manifest first: it vouches for its files
             for oid in oids:
                 rem.delete(oid)
                 result.remote_deleted += 1
@@ -66,7 +55,7 @@ def remove(project: Project, entries: list[Entry], *, remove_remote: bool = Fals
         project.tree.unlink(e.registry)
         if project.has_git:
             git.rm_cached(project.root, [e.registry])
-        ignore = _unignore(project, e.artifact)
+        ignore = unignore(project.tree, e.artifact)
         if ignore:
             to_stage.append(ignore)
         result.removed.append(e.artifact)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..closure import oids_or_self
 from ..errors import FilerError
 from ..project import Project
-from ..registry import Entry
-from ..workspace import current_many, load_manifest
+from ..workspace import current_many
 
 SYNCED, LOCAL, MODIFIED, MISSING = "synced", "local", "modified", "missing"
 
@@ -28,16 +28,8 @@ class ArtifactStatus:
         return asdict(self)
 
 
-def object_closure(project: Project, entry: Entry) -> list[str] | None:
-    """Every oid an entry needs (files, then the manifest last), or None if its manifest is not cached."""
-    if entry.kind == "file":
-        return [entry.oid]
-    if not project.store.has(entry.oid):
-        return None
-    return [m.oid for m in load_manifest(project.store, entry)] + [entry.oid]
-
-
-def status(project: Project, paths: list[str], *, check_remote: bool = False, remote: str | None = None, jobs: int = 16) -> list[ArtifactStatus]:
+def status(project: Project, paths: list[str], *, check_remote: bool = False, remote: str | None = None, jobs: int | None = None) -> list[ArtifactStatus]:
+    jobs = project.jobs(jobs)  # reads the config first: a broken one is reported, not skipped
     entries = project.select(project.load_entries(), paths)
     try:
         remote_name: str | None = project.remote_config(remote).name
@@ -51,7 +43,7 @@ def status(project: Project, paths: list[str], *, check_remote: bool = False, re
             from ..transfer import find_missing
 
             rem = project.remote(remote, jobs=jobs)
-            closures = {e.registry: object_closure(project, e) or [e.oid] for e in entries}
+            closures = {e.registry: oids_or_self(project.store, e) for e in entries}
             wanted = {o for c in closures.values() for o in c}
             missing = find_missing(rem, wanted, jobs)
             project.state.remote_mark(remote_name, wanted - missing)
@@ -80,7 +72,3 @@ def status(project: Project, paths: list[str], *, check_remote: bool = False, re
             )
         )
     return out
-
-
-def ls(project: Project, paths: list[str]) -> list[Entry]:
-    return project.select(project.load_entries(), paths)

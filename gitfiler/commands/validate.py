@@ -1,20 +1,28 @@
-"""`validate` and `check-large-files`: the checks the pre-commit framework runs."""
+"""`validate`: registry files well-formed and hydrated artifacts matching them
+(the pre-commit hook 'gitfiler-validate' runs it)."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 
+from ..closure import load_manifest
 from ..errors import FilerError, IntegrityError, RegistryError, UnsafePathError
 from ..project import Project
-from ..registry import is_registry_file
-from ..workspace import current_many, load_manifest
+from ..workspace import current_many
 
 
 @dataclass
 class Problem:
     path: str
     reason: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"path": self.path, "reason": self.reason}
+
+
+def failure(problems: list[Problem]) -> FilerError | None:
+    return FilerError(f"{len(problems)} problem(s) found") if problems else None
 
 
 def validate(project: Project) -> list[Problem]:
@@ -39,29 +47,4 @@ def validate(project: Project) -> list[Problem]:
         cur = now[e.artifact]
         if cur.exists and cur.oid != e.oid:
             problems.append(Problem(e.artifact, f"changed since {e.registry} was written; run 'git filer add {e.artifact}' to record it"))
-    return problems
-
-
-def parse_size(text: str) -> int:
-    units = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
-    t = text.strip().lower().removesuffix("ib").removesuffix("b")
-    unit = t[-1] if t and t[-1] in "kmg" else ""
-    try:
-        return int(float(t[: len(t) - len(unit)]) * units[unit])
-    except ValueError:
-        raise FilerError(f"{text!r} is not a size; use e.g. 500k, 10M or 1G") from None
-
-
-def large_files(project: Project, paths: list[str], threshold: int) -> list[Problem]:
-    problems = []
-    for p in paths:
-        rel = project.relpath(p)
-        if is_registry_file(rel) or rel.startswith(".gitfiler/"):
-            continue
-        try:
-            size = os.path.getsize(project.abspath(rel))
-        except OSError:
-            continue
-        if size > threshold:
-            problems.append(Problem(rel, f"{size / (1 << 20):.1f} MiB is over the {threshold / (1 << 20):.1f} MiB limit for git; track it with 'git rm --cached {rel} && git filer add {rel}'"))
     return problems

@@ -9,12 +9,12 @@ import re
 import threading
 import time
 from abc import ABC, abstractmethod
-from typing import Iterator, NamedTuple
+from collections.abc import Iterator
+from typing import NamedTuple
 
 from ..config import RemoteConfig
 from ..errors import ConfigError, FilerError, RemoteError
 from ..objects import ObjectStore, Progress
-
 
 # Lock records live under `<remote>/locks/`, named `<kind>-<16 hex>`. A gc takes an exclusive
 # lock, a pre-push a shared one (restic's protocol): write your own record, list, and back off
@@ -79,14 +79,14 @@ class Remote(ABC):
     @abstractmethod
     def delete(self, oid: str) -> None: ...
 
-    def flush(self) -> None:
+    def flush(self) -> None:  # noqa: B027 - optional: most remotes are durable once a write returns
         """Make what was uploaded so far durable (a local directory fsyncs its directories)."""
 
-    def check_access(self) -> None:
+    def check_access(self) -> None:  # noqa: B027 - optional: the first request tells for most remotes
         """Raise RemoteError when the remote cannot be used at all (unreachable, missing, denied)."""
 
     def describe(self) -> str:
-        return f"{self.name} ({self.url})"
+        return f"'{self.name}' ({self.url})"
 
     # -- listing with mtimes, and lock records -------------------------------------------------
     # Not abstract: a remote that cannot offer them (a read-only one) cannot be collected or pushed to.
@@ -106,7 +106,7 @@ class Remote(ABC):
         """Remove `locks/<name>`; already gone is fine."""
         raise RemoteError(f"remote '{self.name}' cannot hold lock records")
 
-    def lock(self, kind: str) -> "RemoteLock":
+    def lock(self, kind: str) -> RemoteLock:
         """Take a `push` (shared) or `gc` (exclusive) lock, or raise RemoteError saying who holds one.
 
         Three small requests: write, list, and (on release) delete. Use as a context manager.
@@ -169,7 +169,7 @@ class RemoteLock:
         self._beat = threading.Thread(target=self._heartbeat, name=f"gitfiler-{kind}-lock", daemon=True)
 
     @classmethod
-    def acquire(cls, remote: Remote, kind: str) -> "RemoteLock":
+    def acquire(cls, remote: Remote, kind: str) -> RemoteLock:
         if kind not in STALE_S:
             raise FilerError(f"unknown lock kind {kind!r}; expected {PUSH!r} or {GC!r}")
         name = f"{kind}-{os.urandom(8).hex()}"
@@ -223,7 +223,7 @@ class RemoteLock:
             self._beat.join()
         self.remote.delete_lock(self.name)
 
-    def __enter__(self) -> "RemoteLock":
+    def __enter__(self) -> RemoteLock:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Iterator
+from collections.abc import Iterator
 
-from ..errors import IntegrityError, ObjectMissingError, RemoteError
-from ..objects import MAX_MANIFEST_BYTES, ObjectStore, Progress, temp_name_beside
+from ..errors import DiskFullError, IntegrityError, ObjectMissingError, RemoteError
+from ..fsutil import publish, write_new
+from ..objects import MAX_MANIFEST_BYTES, ObjectStore, Progress
 from . import LOCKS_DIR, Listed, LockRecord, Remote, check_lock_name, is_lock_name
 
 
@@ -105,18 +106,10 @@ class LocalRemote(Remote):
         assert where is not None
         # Written beside and renamed, so a refresh (same name) is atomic too; a temp name never
         # matches a lock name, so a listing never sees a half-written record.
-        tmp = temp_name_beside(os.path.join(where, name))
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, os.path.join(where, name))
-        except OSError as err:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise RemoteError(f"remote '{self.name}': cannot write lock {LOCKS_DIR}/{name} ({err.strerror}); check the remote directory's permissions") from None
+            publish(os.path.join(where, name), write_new(data))
+        except (OSError, DiskFullError) as err:
+            raise RemoteError(f"remote '{self.name}': cannot write lock {LOCKS_DIR}/{name} ({getattr(err, 'strerror', None) or err}); check the remote directory's permissions") from None
 
     def list_locks(self) -> list[LockRecord]:
         where = self._locks_dir()

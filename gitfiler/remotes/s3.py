@@ -21,9 +21,11 @@ import os
 import random
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, BinaryIO, TypeVar, cast
 
+from .. import env
 from ..config import RemoteConfig
 from ..errors import FilerError, IntegrityError, ObjectMissingError, RemoteError, TransientRemoteError
 from ..objects import CHUNK, MAX_MANIFEST_BYTES, OID_PREFIX, ObjectStore, Progress, hash_file, oid_of_relpath, relpath_of
@@ -71,9 +73,9 @@ class S3Remote(Remote):
         self._estimate: int | None = None
         self.bucket, _, prefix = location.partition("/")
         self.prefix = prefix.strip("/")
-        self.endpoint_url = os.environ.get("GITFILER_S3_ENDPOINT_URL") or cfg.endpoint_url
+        self.endpoint_url = env.s3_endpoint_url() or cfg.endpoint_url
         self._errors = (BotoCoreError, ClientError)
-        attempts = int(os.environ.get("GITFILER_S3_MAX_ATTEMPTS") or cfg.max_attempts or DEFAULT_MAX_ATTEMPTS)
+        attempts = int(env.s3_max_attempts() or cfg.max_attempts or DEFAULT_MAX_ATTEMPTS)
         try:
             session = boto3.session.Session(profile_name=cfg.profile, region_name=cfg.region)
             self.client = session.client(
@@ -100,7 +102,7 @@ class S3Remote(Remote):
 
     def describe(self) -> str:
         where = f" at {self.endpoint_url}" if self.endpoint_url else ""
-        return f"{self.name} ({self.url}{where})"
+        return f"'{self.name}' ({self.url}{where})"
 
     def _fail(self, err: Exception, doing: str) -> RemoteError:
         from botocore.exceptions import (
@@ -285,7 +287,7 @@ class S3Remote(Remote):
                 return
             reader = _ResumingBody(self, oid, cap)
             try:
-                store.write_stream(reader, expected=oid, progress=progress, limit=cap)
+                store.write_stream(cast(BinaryIO, reader), expected=oid, progress=progress, limit=cap)
             finally:
                 reader.close()
         except _Oversized as big:
@@ -331,7 +333,10 @@ class S3Remote(Remote):
         failures = 0
         while pos < stop:
             try:
-                body = self._again(lambda: self.client.get_object(Bucket=self.bucket, Key=self.key(oid), Range=f"bytes={pos}-{stop - 1}"))["Body"]
+                def ranged(start: int = pos) -> Any:
+                    return self.client.get_object(Bucket=self.bucket, Key=self.key(oid), Range=f"bytes={start}-{stop - 1}")
+
+                body = self._again(ranged)["Body"]
             except self._errors as err:
                 if _status(err) == 416:
                     return  # the object is shorter than its HEAD said: the hash check refuses it

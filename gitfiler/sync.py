@@ -1,17 +1,21 @@
-"""`push`, `pull` and `checkout`: move objects between cache and remote, and
-between cache and work tree."""
+"""The sync engine shared by `push`, `pull`, `checkout`, `clone`, the hooks and the
+Python API: move objects between cache and remote, and between cache and work tree,
+for a given list of registry entries. Choosing the entries is the caller's job.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from ..errors import ConflictError, FilerError, IntegrityError, ObjectMissingError, PartialFailure, UnsafePathError, most_serious
-from ..globs import selected
-from ..manifest import ManifestEntry
-from ..project import Project
-from ..registry import Entry
-from ..transfer import ProgressSink, TransferResult
-from ..workspace import HydrateReport, apply, current, load_manifest, plan
+from . import closure
+from .closure import Closure
+from .errors import ConflictError, FilerError, IntegrityError, ObjectMissingError, PartialFailure, UnsafePathError, most_serious
+from .globs import selected
+from .project import Project
+from .registry import Entry
+from .transfer import ProgressSink, TransferResult
+from .workspace import HydrateReport, apply, current, plan
 
 
 @dataclass
@@ -22,6 +26,31 @@ class SyncResult:
     kept: list[str] = field(default_factory=list)
     problems: list[tuple[str, str]] = field(default_factory=list)  # (what, why)
     codes: list[int] = field(default_factory=list)  # exit codes of the problems, where known
+
+    def to_json(self, ok: bool) -> dict[str, Any]:
+        t = self.transfer
+        return {
+            "ok": ok, "artifacts": self.artifacts, "objects": t.objects, "bytes": t.bytes, "already_present": t.present,
+            "seconds": round(t.seconds, 3), "hydrated": self.hydrated, "kept": self.kept, "remote": t.remote,
+            "problems": [{"what": w, "why": y} for w, y in self.problems + t.failures],
+        }
+
+
+def select(
+    project: Project, paths: list[str], include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), *, lenient: bool = False,
+) -> tuple[list[Entry], list[tuple[str, FilerError]]]:
+    """The entries to act on, and (when `lenient`) the registry files that could not be read,
+    which the caller reports while the others go ahead; without `lenient` the first bad one raises."""
+    bad: list[tuple[str, FilerError]] = []
+    if lenient:
+        entries, bad = project.load_entries_lenient()
+    else:
+        entries = project.load_entries()
+    entries = project.select(entries, paths)
+    return [e for e in entries if selected(e.artifact, include, exclude)], bad
+
+
+# -- push -----------------------------------------------------------------------------------
 
 
 def _recover_from_worktree(project: Project, entry: Entry) -> bool:
@@ -38,67 +67,73 @@ def _recover_from_worktree(project: Project, entry: Entry) -> bool:
     return True
 
 
-def _closure_for_push(project: Project, entry: Entry, sizes: dict[str, int]) -> tuple[list[str], str | None]:
-    """(file oids, manifest oid or None) that the remote must hold for `entry`.
+def _push_closure(project: Project, entry: Entry) -> Closure | None:
+    """What the remote must hold for `entry`, from the cache (or an unchanged work-tree copy).
 
     What the cache lacks is not an error here: a clone that never pulled an artifact has
     nothing to upload for it, and the remote is asked (`upload_missing`) whether it holds
-    it; only what is missing there too fails. A manifest the cache lacks stands for its
-    files, since a remote receives a manifest only after all of them."""
+    it; only what is missing there too fails. None: the manifest is not at hand, and it
+    stands for its files, since a remote receives a manifest only after all of them."""
     store = project.store
     if not store.has(entry.oid):
         _recover_from_worktree(project, entry)
-    if entry.kind == "file":
-        sizes[entry.oid] = entry.size
-        return [entry.oid], None
-    if not store.has(entry.oid):
-        return [], entry.oid
-    files = load_manifest(store, entry)
-    if any(not store.has(m.oid) for m in files):
+    try:
+        found = closure.of(store, entry)
+    except closure.ManifestUnavailable:
+        return None
+    if any(not store.has(i.oid) for i in found.files):
         _recover_from_worktree(project, entry)
-    for m in files:
-        sizes[m.oid] = m.size
-    sizes[entry.oid] = store.size(entry.oid)
-    return [m.oid for m in files], entry.oid
+    return found
 
 
 def push(
-    project: Project, paths: list[str], *, remote: str | None = None, jobs: int = 16, sink: ProgressSink | None = None,
-    entries: list[Entry] | None = None,
+    project: Project, entries: list[Entry], *, remote: str | None = None, jobs: int = 16, sink: ProgressSink | None = None,
 ) -> SyncResult:
-    chosen = entries if entries is not None else project.select(project.load_entries(), paths)
+    """Upload what `entries` need and the remote lacks (the remote is always asked)."""
     rem = project.remote(remote, jobs=jobs)
-    sizes: dict[str, int] = {}
     problems: list[tuple[str, str]] = []
-    file_oids: list[str] = []
-    manifests: dict[str, list[str]] = {}  # manifest oid -> the file oids it needs first
-    for e in chosen:
+    codes: list[int] = []
+    closures: list[Closure] = []
+    bare: list[str] = []
+    for e in entries:
         try:
-            files, man = _closure_for_push(project, e, sizes)
-        except (FilerError, IntegrityError) as err:
+            found = _push_closure(project, e)
+        except FilerError as err:
             problems.append((e.registry, str(err)))
+            codes.append(err.exit_code)
             continue
-        file_oids += files
-        if man:
-            manifests[man] = files
-    result, _failed = upload_missing(project, rem, file_oids, manifests, sizes, jobs=jobs, sink=sink)
-    out = SyncResult(result, artifacts=len(chosen), problems=problems)
-    _raise_if_failed(out, "push")
+        if found is None:
+            bare.append(e.oid)
+        else:
+            closures.append(found)
+    result, _failed = upload_missing(project, rem, closures, bare=bare, jobs=jobs, sink=sink)
+    out = SyncResult(result, artifacts=len(entries), problems=problems, codes=codes)
+    raise_if_failed(out, "push")
     return out
 
 
 def upload_missing(
-    project: Project, rem, file_oids: list[str], manifests: dict[str, list[str]], sizes: dict[str, int], *,
-    jobs: int, sink: ProgressSink | None = None,
+    project: Project, rem: Any, closures: list[Closure], *, bare: list[str] | tuple[str, ...] = (), jobs: int, sink: ProgressSink | None = None,
 ) -> tuple[TransferResult, set[str]]:
     """Ask the remote what it lacks and upload it from the cache: files first, then each
     manifest whose files all made it (so a manifest in a remote vouches for its files).
+    `bare`: manifests whose closures are unknown here; the remote must already hold them.
 
     Returns the transfer result (failures include objects the cache lacks) and every oid
     not confirmed in the remote. The remote hints are updated either way.
     """
-    from ..transfer import find_missing, upload
+    from .transfer import find_missing, upload
 
+    sizes: dict[str, int] = {}
+    file_oids: list[str] = []
+    manifests: dict[str, list[str]] = {}  # manifest oid -> the file oids it needs first
+    for c in closures:
+        sizes.update(c.sizes())
+        file_oids += c.file_oids()
+        if c.manifest:
+            manifests[c.manifest] = c.file_oids()
+    for oid in bare:
+        manifests.setdefault(oid, [])
     wanted = list(dict.fromkeys([*file_oids, *manifests]))
     missing = find_missing(rem, wanted, jobs)
     store = project.store
@@ -114,136 +149,120 @@ def upload_missing(
     failed |= {o for o, _ in result.failures}
     result.failures = absent + result.failures
     result.present = len(wanted) - len(missing)
+    result.remote = rem.describe()
     project.state.remote_mark(rem.name, set(wanted) - failed)
     return result, failed
 
 
-def _selected_entries(
-    project: Project, paths: list[str], include: tuple[str, ...], exclude: tuple[str, ...], problems: list[tuple[str, str]] | None = None,
-    codes: list[int] | None = None,
-) -> list[Entry]:
-    """The entries to act on. With `problems`, a bad registry file is reported there and the
-    others go ahead; without it, the first bad one raises."""
-    if problems is None:
-        entries = project.load_entries()
-    else:
-        entries, bad = project.load_entries_lenient()
-        for reg, err in bad:
-            problems.append((reg, str(err).removeprefix(f"{reg}: ").removeprefix(f"{reg} ")))
-            if codes is not None:
-                codes.append(err.exit_code)
-    entries = project.select(entries, paths)
-    return [e for e in entries if selected(e.artifact, include, exclude)]
+# -- pull / checkout ----------------------------------------------------------------------------
 
 
 def fetch(
     project: Project, entries: list[Entry], *, remote: str | None, jobs: int, sink: ProgressSink | None, offline: bool = False,
-) -> tuple[TransferResult, dict[str, list[ManifestEntry]], list[tuple[str, str]]]:
+) -> tuple[TransferResult, closure.Resolved, list[tuple[str, str]]]:
     """Download into the cache what `entries` need and it lacks: manifests first, then files.
-    `offline`: download nothing, only read the manifests the cache already has."""
+    `offline`: download nothing, only read the manifests the cache already has.
+
+    Returns the transfer, the closures, and the entries whose manifest is
+    unusable (a manifest that could not be had at all is left to the caller, which finds its
+    objects absent)."""
     store = project.store
     result = TransferResult("download")
+    opened: list[Any] = []
+
+    def rem() -> Any:
+        if not opened:
+            opened.append(project.remote(remote, jobs=jobs))
+        return opened[0]
+
+    def mark(r: Any, oids: set[str]) -> None:
+        project.state.remote_mark(r.name, oids)
+
+    resolved = closure.resolve(store, entries, remote=None if offline else rem, jobs=jobs, on_fetched=mark)
+    if resolved.transfer is not None:
+        result.merge(resolved.transfer)
     problems: list[tuple[str, str]] = []
-    rem = None
-
-    def get(oids: list[str], sizes: dict[str, int], progress: ProgressSink | None) -> None:
-        # Whatever is still absent afterwards is reported per artifact by the caller.
-        nonlocal rem
-        # A cached object of the wrong size is a torn write (power loss) or tampering: fetch it again.
-        todo = [o for o in dict.fromkeys(oids) if not store.has(o, sizes.get(o))]
-        if not todo or offline:
-            return
-        if rem is None:
-            rem = project.remote(remote, jobs=jobs)
-        from ..transfer import download
-
-        r = download(store, rem, todo, sizes, jobs, progress)
-        result.merge(r)
-        project.state.remote_mark(rem.name, set(todo) - {o for o, _ in r.failures})
-
-    dirs = [e for e in entries if e.kind == "dir"]
-    get([e.oid for e in dirs], {}, None)
-    manifests: dict[str, list[ManifestEntry]] = {}
-    for e in dirs:
-        if store.has(e.oid):
-            try:
-                manifests[e.registry] = load_manifest(store, e)
-            except FilerError as err:
-                problems.append((e.registry, str(err)))
-                result.codes[e.registry] = err.exit_code
+    for (reg, _oid), err in resolved.problems.items():
+        if not isinstance(err, closure.ManifestUnavailable):
+            problems.append((reg, str(err)))
+            result.codes[reg] = err.exit_code
     sizes: dict[str, int] = {}
     wanted: list[str] = []
-    for e in entries:
-        if e.kind == "file":
-            wanted.append(e.oid)
-            sizes[e.oid] = e.size
-        else:
-            for m in manifests.get(e.registry, []):
-                wanted.append(m.oid)
-                sizes[m.oid] = m.size
-    get(wanted, sizes, sink)
-    return result, manifests, problems
+    for c in resolved.closures.values():
+        wanted += c.file_oids()
+        sizes.update({i.oid: i.size for i in c.files})
+    # A cached object of the wrong size is a torn write (power loss) or tampering: fetch it again.
+    todo = [o for o in dict.fromkeys(wanted) if not store.has(o, sizes.get(o))]
+    if todo and not offline:
+        from .transfer import download
+
+        r = download(store, rem(), todo, sizes, jobs, sink)
+        result.merge(r)
+        mark(rem(), set(todo) - {o for o, _ in r.failures})
+    if opened:
+        result.remote = opened[0].describe()
+    return result, resolved, problems
 
 
 def pull(
     project: Project,
-    paths: list[str],
+    entries: list[Entry],
     *,
-    include: tuple[str, ...] = (),
-    exclude: tuple[str, ...] = (),
     force: bool = False,
     remote: str | None = None,
     jobs: int = 16,
     sink: ProgressSink | None = None,
     offline: bool = False,
-    entries: list[Entry] | None = None,
     previous: dict[str, str] | None = None,
+    unreadable: list[tuple[str, FilerError]] | None = None,
 ) -> SyncResult:
-    from ..tempfiles import area
+    """Fetch what `entries` need (unless `offline`) and hydrate the work tree.
+    `unreadable`: registry files the caller could not read, reported with the rest."""
+    from .tempfiles import area
 
     area(project.temp_base).sweep()  # what killed runs left, even when this run writes nothing
-    bad: list[tuple[str, str]] = []
-    codes: list[int] = []
-    chosen = entries if entries is not None else _selected_entries(project, paths, include, exclude, bad, codes)
-    transfer, manifests, problems = fetch(project, chosen, remote=remote, jobs=jobs, sink=sink, offline=offline)
+    bad = [(reg, str(err).removeprefix(f"{reg}: ").removeprefix(f"{reg} ")) for reg, err in unreadable or []]
+    codes = [err.exit_code for _reg, err in unreadable or []]
+    transfer, closures, problems = fetch(project, entries, remote=remote, jobs=jobs, sink=sink, offline=offline)
     codes += [transfer.codes.get(what, 1) for what, _ in problems]
-    out = SyncResult(transfer, artifacts=len(chosen), problems=bad + problems, codes=codes)
+    out = SyncResult(transfer, artifacts=len(entries), problems=bad + problems, codes=codes)
     failed = dict(transfer.failures)
     attributed: set[str] = set()
     with project.state.batch():
-        _hydrate_all(
-            project, chosen, manifests, failed, attributed, out, offline=offline, force=force, previous=previous, jobs=jobs, remote=remote,
-        )
+        _hydrate_all(project, entries, closures, failed, attributed, out, offline=offline, force=force, previous=previous, jobs=jobs, remote=remote)
     # Each failure is reported once, under the artifact it affects where known.
     transfer.failures = [(o, why) for o, why in transfer.failures if o not in attributed]
-    _raise_if_failed(out, "checkout" if offline else "pull")
+    raise_if_failed(out, "checkout" if offline else "pull")
     return out
 
 
 def _hydrate_all(
-    project: Project, chosen: list[Entry], manifests: dict[str, list[ManifestEntry]], failed: dict[str, str],
+    project: Project, chosen: list[Entry], closures: closure.Resolved, failed: dict[str, str],
     attributed: set[str], out: SyncResult, *, offline: bool, force: bool, previous: dict[str, str] | None, jobs: int = 8,
     remote: str | None = None,
 ) -> None:
     store = project.store
     planned: list[tuple[Entry, HydrateReport]] = []
     for e in chosen:
-        needed = [e.oid] if e.kind == "file" else [m.oid for m in manifests.get(e.registry, [])] + [e.oid]
+        found = closures.get(e)
+        needed = found.oids() if found is not None else [e.oid]
         absent = [o for o in needed if not store.has(o)]
-        if absent:
+        if absent or found is None:
             why = next((failed[o] for o in absent if o in failed), None)
             if why is not None:
                 out.problems.append((e.artifact, why))
                 out.codes.append(most_serious([out.transfer.codes.get(o, 1) for o in absent if o in failed]))
                 attributed.update(o for o in absent if o in failed)
                 continue
+            if found is None and not absent:
+                continue  # its manifest is unusable: already reported by fetch
             hint = "run 'git filer pull'" if offline else "push it from a machine that has it"
             out.problems.append((e.artifact, f"{len(absent)} object(s) not available, e.g. {absent[0]}; {hint}"))
             out.codes.append(ObjectMissingError.exit_code)
             continue
         try:
-            rep = plan(project, e, force=force, manifest_entries=manifests.get(e.registry), previous=previous)
-        except FilerError as err:  # a bad manifest, a link in the way: this artifact only
+            rep = plan(project, found, force=force, previous=previous)
+        except FilerError as err:  # a link in the way: this artifact only
             out.problems.append((e.artifact, str(err)))
             out.codes.append(err.exit_code)
             continue
@@ -269,7 +288,7 @@ def _apply_one(project: Project, e: Entry, rep: HydrateReport, out: SyncResult, 
             apply(project, [rep])
             return
         except IntegrityError as err:
-            sizes = {oid: size for oid, _rel, _x, size in rep.todo}
+            sizes = {i.oid: i.size for i in rep.todo}
             if attempt == 2 or offline or not err.oid or err.oid not in sizes:
                 out.problems.append((e.artifact, str(err)))
                 out.codes.append(err.exit_code)
@@ -291,19 +310,15 @@ def _file_entry(e: Entry, oid: str, size: int) -> Entry:
     return Entry(registry=e.registry, path=e.path, kind="file", oid=oid, size=size)
 
 
-def _raise_if_failed(out: SyncResult, action: str) -> None:
+def raise_if_failed(out: SyncResult, action: str) -> None:
     failures = list(out.problems) + list(out.transfer.failures)
     if failures:
         # Kept files are listed too: with other problems they would otherwise go unmentioned.
         kept = [(path, "modified in the work tree; kept, not overwritten (--force discards it)") for path in out.kept]
         codes = out.codes + [out.transfer.codes.get(o, 1) for o, _ in out.transfer.failures] + [ConflictError.exit_code] * len(kept)
-        err = PartialFailure(f"{action} finished with {len(failures)} problem(s)", failures + kept, exit_code=most_serious(codes))
-        err.result = out  # type: ignore[attr-defined]
-        raise err
+        raise PartialFailure(f"{action} finished with {len(failures)} problem(s)", failures + kept, exit_code=most_serious(codes), result=out)
     if out.kept:
-        err2 = ConflictError(
-            f"{len(out.kept)} modified file(s) kept, not overwritten; commit them with 'git filer add' or rerun with --force to discard them"
+        raise ConflictError(
+            f"{len(out.kept)} modified file(s) kept, not overwritten; commit them with 'git filer add' or rerun with --force to discard them",
+            kept=out.kept, result=out,
         )
-        err2.result = out  # type: ignore[attr-defined]
-        err2.kept = out.kept  # type: ignore[attr-defined]
-        raise err2

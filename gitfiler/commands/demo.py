@@ -8,9 +8,9 @@ import shlex
 import subprocess
 import sys
 import tempfile
-from typing import Callable
+from collections.abc import Callable
 
-from .errors import FilerError
+from ..errors import FilerError
 
 
 def run_demo(directory: str | None, say: Callable[[str], None]) -> None:

@@ -1,0 +1,47 @@
+"""`init`: set up gitfiler in a repository (config, default remote; the CLI adds the hooks)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from .. import git
+from ..config import TRACKED, RemoteConfig
+from ..configfile import create_remote_dir, default_remote_dir, read, write
+from ..project import Project
+from ..remotes import parse_url
+
+DEFAULT_REMOTE_NAME = "local"
+
+
+@dataclass
+class InitResult:
+    config: str
+    remote: RemoteConfig
+    created: bool
+
+
+def init(project: Project, *, remote_url: str | None = None, stage: bool = True) -> InitResult:
+    path = os.path.join(project.root, TRACKED)
+    doc = read(project, path)
+    created = not doc
+    remotes = doc.setdefault("remotes", {})
+    if remote_url:
+        parse_url(remote_url)
+        url = remote_url if remote_url.startswith("s3://") else os.path.abspath(os.path.expanduser(remote_url))
+        if not url.startswith("s3://"):
+            create_remote_dir(url)
+        remotes[doc.get("default_remote") or DEFAULT_REMOTE_NAME] = {"url": url}
+        doc.setdefault("default_remote", DEFAULT_REMOTE_NAME)
+    elif not doc.get("default_remote"):
+        remote_dir = default_remote_dir(project)
+        os.makedirs(os.path.join(remote_dir, "objects", "sha256"), exist_ok=True)
+        remotes[DEFAULT_REMOTE_NAME] = {"url": remote_dir}
+        doc["default_remote"] = DEFAULT_REMOTE_NAME
+    write(project, path, doc)
+    if project.local_config_path:
+        os.makedirs(os.path.dirname(project.local_config_path), exist_ok=True)
+    if stage and project.has_git:
+        git.add(project.root, [TRACKED])
+    chosen = doc["default_remote"]
+    return InitResult(TRACKED, RemoteConfig(name=chosen, **remotes[chosen]), created)

@@ -1,0 +1,171 @@
+"""Is there anything for a hook to do? Decided here, once per hook.
+
+Each decision is data: tests on git's arguments, then git commands whose answer says
+whether a registry file changed. `shims.py` renders that data as each shim's shell fast
+path (so git does not even start Python when there is nothing to do), and `idle()`
+evaluates the very same data in Python, for the entry (which also runs without a shim:
+the pre-commit framework, or by hand). Neither is more than a fast path: when git cannot
+tell (a first checkout has no old commit), the answer is "maybe", and the hook runs.
+
+The words of a command are templates: `{arg1}`... are git's arguments to the hook,
+`{registry_files}` is the pathspec of every registry file, and for pre-push `{lsha}` and
+`{rsha}` are one pushed ref's local and remote commits. Python fills them with values, the
+shim generator with shell expansions (`"$1"`, `"$lsha"`).
+
+Imported on every hook's start: nothing but the standard library's abstract types; git is
+imported when a check runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from ..names import REGISTRY_SUFFIX
+
+ZERO = "0" * 40
+
+
+class ArgTest:
+    """Nothing to do when `a` equals `b` (or, with `equal=False`, when they differ)."""
+
+    __slots__ = ("a", "b", "equal")
+
+    def __init__(self, a: str, b: str, *, equal: bool = True) -> None:
+        self.a = a
+        self.b = b
+        self.equal = equal
+
+
+class Trigger:
+    """One hook's decision. (Plain classes, not dataclasses or NamedTuples: this module is on
+    every hook's start, and those imports would cost more than the decision.)"""
+
+    __slots__ = ("hook", "arity", "stdin", "idle_if", "unchanged", "per_ref", "commits")
+
+    def __init__(
+        self, hook: str, arity: int, stdin: bool, *, idle_if: tuple[ArgTest, ...] = (), unchanged: tuple[str, ...] = (),
+        per_ref: bool = False, commits: tuple[str, str] | None = None,
+    ) -> None:
+        self.hook = hook
+        self.arity = arity  # how many arguments git passes
+        self.stdin = stdin  # git writes input on stdin (the shim saves it for the chained hook and for ours)
+        self.idle_if = idle_if  # any true: nothing to do, whatever the commits hold
+        self.unchanged = unchanged  # a git command that exits 0 exactly when no registry file changed
+        self.per_ref = per_ref  # pre-push: decided for each pushed ref from stdin (see the PUSH_ rules)
+        self.commits = commits  # hooks that hydrate: the old and new commit to compare
+
+
+def _unchanged_between(old: str, new: str) -> tuple[str, ...]:
+    return ("diff", "--quiet", "--no-ext-diff", old, new, "--", "{registry_files}")
+
+
+TRIGGERS: dict[str, Trigger] = {
+    t.hook: t
+    for t in (
+        Trigger(
+            "post-commit", 0, False,
+            unchanged=("diff-tree", "--quiet", "-r", "-m", "--root", "--no-commit-id", "HEAD", "--", "{registry_files}"),
+        ),
+        Trigger("pre-push", 2, True, per_ref=True),
+        Trigger(
+            "post-checkout", 3, False,
+            # A file checkout (`git checkout -- path`, flag 0), or a switch that moved nothing.
+            idle_if=(ArgTest("{arg3}", "1", equal=False), ArgTest("{arg1}", "{arg2}")),
+            unchanged=_unchanged_between("{arg1}", "{arg2}"), commits=("{arg1}", "{arg2}"),
+        ),
+        Trigger("post-merge", 1, False, unchanged=_unchanged_between("ORIG_HEAD", "HEAD"), commits=("ORIG_HEAD", "HEAD")),
+        Trigger(
+            "post-rewrite", 1, True,
+            # `commit --amend`: the work tree already holds what was committed.
+            idle_if=(ArgTest("{arg1}", "rebase", equal=False),),
+            unchanged=_unchanged_between("ORIG_HEAD", "HEAD"), commits=("ORIG_HEAD", "HEAD"),
+        ),
+    )
+}
+HOOKS = tuple(TRIGGERS)  # the git hooks gitfiler installs
+
+# pre-push: git writes `<local ref> <local sha> <remote ref> <remote sha>` per pushed ref. A ref
+# sends nothing when deleted; else, for a branch the remote has, the commits its tip lacks;
+# for a new one, the commits no ref of that git remote has. The push has nothing to do when
+# none of those commits touches a registry file.
+PUSH_DELETED = ArgTest("{lsha}", ZERO)
+PUSH_REMOTE_HAS = ("cat-file", "-e", "{rsha}^{{commit}}")  # asked only when the remote sha is not zero
+PUSH_RANGE_KNOWN = ("{lsha}", "--not", "{rsha}")
+PUSH_RANGE_NEW = ("{lsha}", "--not", "--remotes={arg1}")
+PUSH_TOUCHES = ("rev-list", "-n", "1", "--full-history")  # + range + `-- {registry_files}`: prints a commit if any
+
+
+def registry_files() -> str:
+    return f"*{REGISTRY_SUFFIX}"
+
+
+def fill(words: Sequence[str], fields: Mapping[str, str]) -> list[str]:
+    return [w.format_map(fields) for w in words]
+
+
+def hook_fields(args: Sequence[str]) -> dict[str, str]:
+    return {**{f"arg{i}": a for i, a in enumerate(args, 1)}, "registry_files": registry_files()}
+
+
+def holds(test: ArgTest, fields: Mapping[str, str]) -> bool:
+    return (test.a.format_map(fields) == test.b.format_map(fields)) == test.equal
+
+
+def idle_by_args(hook: str, args: Sequence[str]) -> bool:
+    """The part of `idle` that git's arguments decide alone, before any git process starts."""
+    fields = {f"arg{i}": a for i, a in enumerate(args, 1)}
+    return any(holds(t, fields) for t in TRIGGERS[hook].idle_if)
+
+
+def idle(root: str, hook: str, args: Sequence[str], stdin: str = "") -> bool:
+    """True when `hook`, called with `args` (and `stdin`), certainly has nothing to do."""
+    trigger = TRIGGERS[hook]
+    if idle_by_args(hook, args):
+        return True
+    from .. import git
+
+    if trigger.per_ref:
+        for _lref, lsha, _rref, rsha in parse_push_lines(stdin):
+            rng = push_range(root, args[0], lsha, rsha)
+            if rng is None:
+                continue
+            proc = git.run([*PUSH_TOUCHES, *rng, "--", registry_files()], root, check=False)
+            if proc.returncode != 0 or proc.stdout.strip():
+                return False
+        return True
+    return git.run(fill(trigger.unchanged, hook_fields(args)), root, check=False).returncode == 0
+
+
+def commits(hook: str, args: Sequence[str]) -> tuple[str, str]:
+    """The (old, new) commits a hydrating hook compares, as revisions (e.g. ORIG_HEAD, HEAD)."""
+    pair = TRIGGERS[hook].commits
+    assert pair is not None, f"{hook} does not hydrate"
+    old, new = fill(pair, {f"arg{i}": a for i, a in enumerate(args, 1)})
+    return old, new
+
+
+def parse_push_lines(text: str) -> list[tuple[str, str, str, str]]:
+    """git's pre-push stdin: `<local ref> <local sha> <remote ref> <remote sha>` per line."""
+    from ..errors import FilerError
+
+    out = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 4:
+            raise FilerError(f"pre-push: unexpected input line {line!r}; expected '<local ref> <local sha> <remote ref> <remote sha>'")
+        out.append((parts[0], parts[1], parts[2], parts[3]))
+    return out
+
+
+def push_range(root: str, git_remote: str, lsha: str, rsha: str) -> list[str] | None:
+    """`git rev-list` arguments naming the commits one pushed ref sends; None for a deletion."""
+    from .. import git
+
+    fields = {"lsha": lsha, "rsha": rsha, "arg1": git_remote}
+    if holds(PUSH_DELETED, fields):
+        return None
+    if rsha != ZERO and git.run(fill(PUSH_REMOTE_HAS, fields), root, check=False).returncode == 0:
+        return fill(PUSH_RANGE_KNOWN, fields)
+    return fill(PUSH_RANGE_NEW, fields)

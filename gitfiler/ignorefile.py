@@ -1,0 +1,54 @@
+"""The per-directory `.gitignore` lines that keep tracked artifacts out of git.
+
+Each artifact is ignored by one anchored line (`/name`) in the `.gitignore` beside it,
+read and written through the work tree's link-safe access."""
+
+from __future__ import annotations
+
+from .treefs import TreeFS
+
+MAX_IGNORE_BYTES = 16 << 20
+
+
+def ignore_line(name: str) -> str:
+    # A line cannot hold a newline (and git drops a CR before one): '?' stands for either.
+    escaped = "".join("\\" + c if c in "*?[\\" else "?" if c in "\r\n" else c for c in name)
+    if escaped[:1] in ("#", "!"):
+        escaped = "\\" + escaped
+    if escaped.endswith(" "):
+        escaped = escaped[:-1] + "\\ "
+    return "/" + escaped
+
+
+def ignore_file_for(artifact: str) -> tuple[str, str]:
+    """(repo path of the .gitignore beside `artifact`, the line that ignores it there)."""
+    directory, _, name = artifact.rpartition("/")
+    return (f"{directory}/.gitignore" if directory else ".gitignore"), ignore_line(name)
+
+
+def ensure_ignored(tree: TreeFS, artifact: str) -> str:
+    """Add `/name` to the .gitignore beside the artifact; returns that .gitignore's repo path.
+    A .gitignore that is a link is refused: writing through it would change a file elsewhere
+    and stage its content in the user's next commit."""
+    rel, line = ignore_file_for(artifact)
+    data = tree.read_capped(rel, MAX_IGNORE_BYTES, ".gitignore")
+    text = data.decode("utf-8", "surrogateescape") if data is not None else ""
+    if line not in text.splitlines():
+        if text and not text.endswith("\n"):
+            text += "\n"
+        tree.write_atomic(rel, (text + line + "\n").encode("utf-8", "surrogateescape"))
+    return rel
+
+
+def unignore(tree: TreeFS, artifact: str) -> str | None:
+    """Drop the line that ignores `artifact`; returns that .gitignore's repo path if it changed."""
+    rel, line = ignore_file_for(artifact)
+    data = tree.read_capped(rel, MAX_IGNORE_BYTES, ".gitignore")
+    if data is None:
+        return None
+    lines = data.decode("utf-8", "surrogateescape").splitlines()
+    kept = [x for x in lines if x != line]
+    if kept == lines:
+        return None
+    tree.write_atomic(rel, ("\n".join(kept) + "\n").encode("utf-8", "surrogateescape") if kept else b"")
+    return rel

@@ -1,0 +1,5 @@
+"""Names gitfiler gives things in a repository. A module of constants only: the hooks'
+fast path imports it on every start, before deciding whether there is anything to do."""
+
+# A registry file is its artifact's path plus this suffix (`registry.SUFFIX` is the same value).
+REGISTRY_SUFFIX = ".filer"

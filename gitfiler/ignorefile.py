@@ -52,3 +52,23 @@ def unignore(tree: TreeFS, artifact: str) -> str | None:
         return None
     tree.write_atomic(rel, ("\n".join(kept) + "\n").encode("utf-8", "surrogateescape") if kept else b"")
     return rel
+
+
+ATTRIBUTES = ".gitattributes"
+# git's built-in union merge keeps both sides' lines: two branches that each add an artifact
+# to one directory each add a line to the same .gitignore, and that must not conflict.
+UNION_MERGE_LINE = ".gitignore merge=union"
+_UNION_MERGE_NOTE = "# gitfiler: .gitignore files that two branches both extend merge without conflicts"
+
+
+def ensure_union_merge(tree: TreeFS) -> str | None:
+    """Make `.gitignore` files merge as a union (top-level .gitattributes); returns that
+    file's repo path when it changed. A user's own line for .gitignore is left alone."""
+    data = tree.read_capped(ATTRIBUTES, MAX_IGNORE_BYTES, ATTRIBUTES)
+    text = data.decode("utf-8", "surrogateescape") if data is not None else ""
+    if any(line.split()[:1] == [".gitignore"] for line in text.splitlines()):
+        return None
+    if text and not text.endswith("\n"):
+        text += "\n"
+    tree.write_atomic(ATTRIBUTES, (text + _UNION_MERGE_NOTE + "\n" + UNION_MERGE_LINE + "\n").encode("utf-8", "surrogateescape"))
+    return ATTRIBUTES

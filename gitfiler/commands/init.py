@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from .. import git
 from ..config import TRACKED, RemoteConfig
 from ..configfile import create_remote_dir, default_remote_dir, read, write
+from ..ignorefile import ensure_union_merge
 from ..project import Project
 from ..remotes import parse_url
 
@@ -41,7 +42,10 @@ def init(project: Project, *, remote_url: str | None = None, stage: bool = True)
     write(project, path, doc)
     if project.local_config_path:
         os.makedirs(os.path.dirname(project.local_config_path), exist_ok=True)
+    staged = [TRACKED]
+    if project.has_git:
+        staged += [p for p in [ensure_union_merge(project.tree)] if p]
     if stage and project.has_git:
-        git.add(project.root, [TRACKED])
+        git.add(project.root, staged)
     chosen = doc["default_remote"]
     return InitResult(TRACKED, RemoteConfig(name=chosen, **remotes[chosen]), created)

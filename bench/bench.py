@@ -7,6 +7,8 @@ physical work (hashing, copying), raw boto3, and DVC / git-lfs where installed.
     python bench/bench.py --only status,hooks
 
 Figures are ratios measured side by side in one run; absolute times depend on the machine.
+Every figure printed is measured by the run that prints it: a peer that is not installed
+gets "not measured", never a number from elsewhere.
 """
 
 from __future__ import annotations
@@ -83,6 +85,20 @@ def settle() -> None:
 def row(section: str, measure: str, value: str, target: str = "") -> None:
     ROWS.append((section, measure, value, target))
     print(f"  {measure:<58} {value:>18}  {target}", flush=True)
+
+
+def versus(ours: float, theirs: float) -> str:
+    """gitfiler's time against a peer's, both measured in this run, in the direction it came out."""
+    if ours <= 0 or theirs <= 0:
+        return "gitfiler vs peer: n/a"
+    if theirs >= ours:
+        return f"gitfiler {theirs / ours:.1f}x faster"
+    return f"gitfiler {ours / theirs:.1f}x slower"
+
+
+def not_measured(section: str, measure: str, peer: str) -> None:
+    """The row a peer would have had: said plainly, so no figure from elsewhere stands in for it."""
+    row(section, measure, f"not measured ({SKIPPED[peer]})")
 
 
 def write_random(path: Path, size: int) -> None:
@@ -182,7 +198,9 @@ def bench_add(size: int) -> None:
             return sh([DVC, "add", "-q", "big.bin"], r)
 
         d = min(dvc_add() for _ in range(2))
-        row("add", "dvc add", f"{d:.2f} s", f"gitfiler {d / gf:.1f}x faster (target > 1x)")
+        row("add", "dvc add", f"{d:.2f} s", f"{versus(gf, d)} (target: faster)")
+    else:
+        not_measured("add", "dvc add", "dvc")
     if LFS:
         r = WORK / "add-lfs"
         drop(r)
@@ -191,7 +209,9 @@ def bench_add(size: int) -> None:
         sh(["git", "lfs", "track", "*.bin"], r)
         os.link(src, r / "big.bin")
         lf = sh(["git", "add", "big.bin"], r)
-        row("add", "git-lfs: git add (clean filter)", f"{lf:.2f} s", f"gitfiler {lf / gf:.1f}x faster")
+        row("add", "git-lfs: git add (clean filter)", f"{lf:.2f} s", versus(gf, lf))
+    else:
+        not_measured("add", "git-lfs: git add (clean filter)", "git-lfs")
     drop(WORK / "add-gf")
     drop(WORK / "add-dvc")
     drop(WORK / "add-lfs")
@@ -230,8 +250,10 @@ def bench_status(counts: list[int]) -> None:
             sh([DVC, "add", "-q", "data"], d)
             sh([DVC, "status", "-q"], d, check=False)
             dv = best(lambda: sh([DVC, "status", "-q"], d, check=False), 3)
-            row("status", f"dvc status: {n:,} files as one directory", f"{dv * 1000:.0f} ms", f"gitfiler {dv / gf:.1f}x faster (target >= 4x)")
+            row("status", f"dvc status: {n:,} files as one directory", f"{dv * 1000:.0f} ms", f"{versus(gf, dv)} (target >= 4x faster)")
             drop(d)
+        elif not DVC:
+            not_measured("status", f"dvc status: {n:,} files as one directory", "dvc")
         drop(r)
     n = 1000
     r = git_repo(WORK / "st-gf-sep", WORK / "st-gf-sep-remote")
@@ -246,8 +268,10 @@ def bench_status(counts: list[int]) -> None:
         sh(f"{DVC} add -q models/*.txt", d)
         sh([DVC, "status", "-q"], d, check=False)
         dv = best(lambda: sh([DVC, "status", "-q"], d, check=False), 3)
-        row("status", f"dvc status: {n:,} separately tracked files", f"{dv * 1000:.0f} ms", f"gitfiler {dv / gf:.1f}x faster (target >= 4x)")
+        row("status", f"dvc status: {n:,} separately tracked files", f"{dv * 1000:.0f} ms", f"{versus(gf, dv)} (target >= 4x faster)")
         drop(d)
+    else:
+        not_measured("status", f"dvc status: {n:,} separately tracked files", "dvc")
     drop(r)
 
 
@@ -302,9 +326,11 @@ def bench_transfer_local(n_small: int, big: int, n_big: int) -> None:
     if DVC:
         drop(WORK / "dvc-remote-small")
         dp, dl = dvc_roundtrip("small", small, str(WORK / "dvc-remote-small"))
-        row("local", f"dvc push {n_small:,} x 4 KiB", f"{dp:.2f} s", f"gitfiler {dp / gp:.1f}x faster (target >= 3x)")
-        row("local", f"dvc clone + pull {n_small:,} x 4 KiB", f"{dl:.2f} s", f"gitfiler {dl / gl:.1f}x faster (target >= 3x)")
+        row("local", f"dvc push {n_small:,} x 4 KiB", f"{dp:.2f} s", f"{versus(gp, dp)} (target >= 3x faster)")
+        row("local", f"dvc clone + pull {n_small:,} x 4 KiB", f"{dl:.2f} s", f"{versus(gl, dl)} (target >= 3x faster)")
         drop(WORK / "dvc-remote-small")
+    else:
+        not_measured("local", f"dvc push, clone + pull {n_small:,} x 4 KiB", "dvc")
 
     src = WORK / "bigsrc"
     drop(src)
@@ -329,9 +355,11 @@ def bench_transfer_local(n_small: int, big: int, n_big: int) -> None:
     if DVC:
         drop(WORK / "dvc-remote-big")
         dp, dl = dvc_roundtrip("big", bigs, str(WORK / "dvc-remote-big"))
-        row("local", f"dvc push {n_big} x {big >> 20} MiB", f"{dp:.2f} s", f"gitfiler {dp / gp:.1f}x faster")
-        row("local", f"dvc clone + pull {n_big} x {big >> 20} MiB", f"{dl:.2f} s", f"gitfiler {dl / gl:.1f}x faster")
+        row("local", f"dvc push {n_big} x {big >> 20} MiB", f"{dp:.2f} s", versus(gp, dp))
+        row("local", f"dvc clone + pull {n_big} x {big >> 20} MiB", f"{dl:.2f} s", versus(gl, dl))
         drop(WORK / "dvc-remote-big")
+    else:
+        not_measured("local", f"dvc push, clone + pull {n_big} x {big >> 20} MiB", "dvc")
     drop(WORK / "big-local-remote")
     drop(WORK / "small-local-remote")
 
@@ -380,14 +408,16 @@ def bench_transfer_s3(n_small: int, big: int, n_big: int) -> None:
             make_small_files(r / "data", n_small, size=4096)
 
         gp, gl = gf_roundtrip("s3small", small, ["s3://gf-small/p", "--endpoint-url", endpoint])
-        row("s3", f"raw boto3 put_object x {n_small:,} (16 threads)", f"{raw_put:.2f} s")
+        row("s3", f"raw boto3 put_object x {n_small:,} (16 threads)", f"{raw_put:.2f} s", f"{n_small / raw_put:.0f} requests/s")
         row("s3", f"gitfiler push {n_small:,} x 4 KiB", f"{gp:.2f} s", f"{raw_put / gp:.0%} of raw rate (target >= 90%)")
-        row("s3", f"raw boto3 get_object x {n_small:,} (16 threads)", f"{raw_get:.2f} s")
+        row("s3", f"raw boto3 get_object x {n_small:,} (16 threads)", f"{raw_get:.2f} s", f"{n_small / raw_get:.0f} requests/s")
         row("s3", f"gitfiler clone + pull {n_small:,} x 4 KiB", f"{gl:.2f} s", f"{raw_get / gl:.0%} of raw rate (target >= 90%)")
         if DVC:
             dp, dl = dvc_roundtrip("s3small", small, "s3://dvc-small/p", endpoint)
-            row("s3", f"dvc push {n_small:,} x 4 KiB", f"{dp:.2f} s", f"gitfiler {dp / gp:.1f}x faster")
-            row("s3", f"dvc clone + pull {n_small:,} x 4 KiB", f"{dl:.2f} s", f"gitfiler {dl / gl:.1f}x faster")
+            row("s3", f"dvc push {n_small:,} x 4 KiB", f"{dp:.2f} s", versus(gp, dp))
+            row("s3", f"dvc clone + pull {n_small:,} x 4 KiB", f"{dl:.2f} s", versus(gl, dl))
+        else:
+            not_measured("s3", f"dvc push, clone + pull {n_small:,} x 4 KiB", "dvc")
 
         src = WORK / "s3bigsrc"
         drop(src)
@@ -462,7 +492,7 @@ def bench_hooks() -> None:
 
 
 def main() -> None:
-    global WORK, DVC, LFS
+    global WORK, DVC, LFS, SKIPPED
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     ap.add_argument("--only", default="", help="comma list of: add,status,local,s3,memory,hooks")
@@ -473,9 +503,10 @@ def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     DVC = None if args.no_dvc else dvc_bin()
     LFS = lfs_ok()
+    SKIPPED = {"dvc": "skipped: --no-dvc" if args.no_dvc else "not installed", "git-lfs": "not installed"}
     only = set(filter(None, args.only.split(",")))
     q = args.quick
-    print(f"workdir {WORK}; dvc: {DVC or 'not installed'}; git-lfs: {'yes' if LFS else 'not installed'}; cpus: {os.cpu_count()}")
+    print(f"workdir {WORK}; dvc: {DVC or SKIPPED['dvc']}; git-lfs: {'yes' if LFS else SKIPPED['git-lfs']}; cpus: {os.cpu_count()}")
     if not only or "add" in only:
         bench_add(64 << 20 if q else 1 << 30)
     if not only or "status" in only:
@@ -497,6 +528,7 @@ def main() -> None:
 WORK = Path(".")
 DVC: str | None = None
 LFS = False
+SKIPPED: dict[str, str] = {"dvc": "not installed", "git-lfs": "not installed"}  # why a peer's rows say "not measured"
 
 if __name__ == "__main__":
     main()

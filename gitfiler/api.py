@@ -118,7 +118,13 @@ class Filer:
         if not name or "/" in name or name.startswith("."):
             raise FilerError(f"{name!r} is not a valid artifact name; use a plain file name without '/'")
         ser = serializers.get(serializer)
-        existing = self._find(name)
+        target = os.path.join(self.directory, name + ser.extension)
+        rel = self.project.relpath(target)
+        # The file itself may be tracked under another name (added by `git filer add`, or with a
+        # serializer this process does not know): it is the same artifact all the same.
+        existing = self._find(name) or next((e for e in self._entries() if e.artifact == rel), None)
+        if existing is None and os.path.lexists(target) and not overwrite:
+            raise FilerError(f"{target} exists and is not tracked; pass overwrite=True to replace it, or choose another name")
         if existing is not None:
             if not overwrite:
                 raise FilerError(f"artifact {name!r} exists; pass overwrite=True to replace a local one")
@@ -126,8 +132,6 @@ class Filer:
                 raise FilerError(f"artifact {name!r} is synced to the remote and immutable; remove(name, remove_remote=True) first")
             if self._name_of(existing) == name and not existing.artifact.endswith(ser.extension):
                 raise FilerError(f"artifact {name!r} was saved with serializer {existing.meta.get('serializer')!r}; remove it first to change format")
-        target = os.path.join(self.directory, name + ser.extension)
-        rel = self.project.relpath(target)
 
         def write(tmp: str) -> None:
             with open(tmp, "xb") as f:

@@ -6,6 +6,7 @@ No business logic lives here; every command is a thin shell over
 
 from __future__ import annotations
 
+import inspect
 import sys
 import time
 from typing import Any
@@ -48,6 +49,21 @@ class Ctx:
         if not self.quiet:
             click.echo(text, err=True)
 
+    def hooks(self, result) -> None:  # result: hooks.install.InstallResult | None
+        """Say what a command did to the git hooks (`hooks.install.ensure`): one line when it installed
+        some, nothing when they were all there; a problem is a line of its own, never a failure."""
+        if result is None:
+            return
+        for problem in result.problems:
+            self.note(f"gitfiler: {escape_text(problem)}")
+        if result.installed:
+            import os
+
+            where = os.path.relpath(result.hooks_dir, self.directory)
+            where = result.hooks_dir if where.startswith("..") else where
+            kept = "".join(f"; your {name} hook runs first, kept as {name}.pre-gitfiler" for name in result.chained)
+            self.note(f"gitfiler: installed the git hooks in {quote_path(where)} ({', '.join(result.installed)}{kept}); 'git filer uninstall' removes them")
+
     def sink(self):
         from .ui import RichSink
 
@@ -71,7 +87,58 @@ def json_option(f):
     return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")(f)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+_ALIAS = "gitfiler.remote-alias"  # ctx.meta key: the value a deprecated spelling of -r/--remote gave
+
+
+def remote_option(purpose: str):
+    """`-r/--remote NAME|URL`: the one meaning of --remote on every command, a filer remote."""
+
+    def callback(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+        if value is not None and value.startswith("-"):
+            # `status --remote --json` was a switch before; now the next word would silently become a remote name.
+            raise click.BadParameter(
+                f"{value!r} is not a remote name or URL (--remote takes one now; 'status --remote' is 'status --cloud', 'remove --remote' is 'remove --from-remote')",
+                ctx, _param,
+            )
+        # Options given on the command line are processed first, so an alias has already spoken.
+        return value if value is not None else ctx.meta.pop(_ALIAS, None)
+
+    return click.option("-r", "--remote", metavar="NAME|URL", callback=callback, help=f"{purpose} (a name or URL; default: the default remote).")
+
+
+def deprecated_alias(old: str, new: str):
+    """A hidden old spelling of -r/--remote, kept for one release with a note on stderr."""
+
+    def callback(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+        if value is not None:
+            click.echo(f"warning: {old} is deprecated and goes away in the next release; use {new}", err=True)
+            ctx.meta[_ALIAS] = value
+
+    return click.option(old, metavar="NAME", hidden=True, expose_value=False, callback=callback)
+
+
+def _first_sentence(text: str) -> str:
+    para = " ".join(inspect.cleandoc(text).split("\n\n")[0].split())
+    end = para.find(". ")
+    return para if end < 0 else para[: end + 1]
+
+
+class _Command(click.Command):
+    """Its summary in `git filer -h` is never cut mid-sentence: click cuts a docstring's first
+    sentence to the column with "..."; without a short_help, the whole sentence is shown."""
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        if self.short_help or not self.help:
+            return super().get_short_help_str(limit)
+        return _first_sentence(self.help)
+
+
+class _Group(_Command, click.Group):
+    command_class = _Command
+    group_class = type  # subgroups are _Group too
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks and extra detail.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
 @click.option("-C", "directory", default=".", metavar="DIR", help="Run as if started in DIR.")
@@ -79,6 +146,10 @@ def json_option(f):
 @click.pass_context
 def cli(ctx: click.Context, verbose: bool, quiet: bool, directory: str) -> None:
     """gitfiler: large artifacts out of git, git deciding which bytes belong to each commit.
+
+    Run 'git filer COMMAND -h' for a command's options and an example. 'git filer
+    --help' opens the man page (git turns it into 'man git-filer'); '-h' works
+    everywhere. Exit codes: see the EXIT CODES section of the man page or README.md.
 
     \b
     Example:
@@ -92,11 +163,11 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool, directory: str) -> None:
 # -- init / remote ---------------------------------------------------------------------
 
 
-@cli.command()
-@click.option("--remote", "remote_url", metavar="URL", help="Default remote (s3://bucket/prefix or a directory) instead of a local one.")
+@cli.command(short_help="Set up gitfiler in this repository.")
+@click.option("-r", "--remote", "remote_url", metavar="URL", help="Filer remote URL (s3://bucket/prefix or a directory) to make the default, instead of a new local one.")
 @click.option("--no-hooks", is_flag=True, default=env.no_hooks, help="Do not install the git hooks (also: GITFILER_NO_HOOKS=1).")
-@pass_ctx
-def init(c: Ctx, remote_url: str | None, no_hooks: bool) -> None:
+@click.pass_context
+def init(ctx: click.Context, remote_url: str | None, no_hooks: bool) -> None:
     """Set up gitfiler in this repository: .gitfiler/config.yaml, a default remote, the git hooks.
 
     Without --remote, a local-directory remote is created outside the repository
@@ -109,14 +180,15 @@ def init(c: Ctx, remote_url: str | None, no_hooks: bool) -> None:
     """
     from .commands.init import init as do_init
 
-    project = c.project()
-    result = do_init(project, remote_url=remote_url)
+    c = ctx.find_object(Ctx)
+    assert c is not None
+    # Only a --no-hooks typed here is remembered for this clone; GITFILER_NO_HOOKS lasts as long as it is set.
+    typed = ctx.get_parameter_source("no_hooks") == click.core.ParameterSource.COMMANDLINE
+    result = do_init(c.project(), remote_url=remote_url, hooks=not no_hooks, remember_no_hooks=no_hooks and typed)
     verb = "initialised" if result.created else "updated"
     c.say(f"{verb} {quote_path(result.config)}; default remote '{escape_text(result.remote.name)}' -> {quote_path(result.remote.url)}")
-    if not no_hooks:
-        from .hooks.install import install as do_install
-
-        _report_install(c, do_install(project.root))
+    if result.hooks is not None:
+        _report_install(c, result.hooks)
 
 
 def _report_install(c: Ctx, result) -> None:
@@ -126,43 +198,94 @@ def _report_install(c: Ctx, result) -> None:
         c.say(f"  your existing {name} hook is kept as {name}.pre-gitfiler and runs first")
 
 
-@cli.command()
-@click.option("--force", is_flag=True, help="Rewrite our shims, and take over a foreign hook even if an older one is already chained.")
+@cli.command(short_help="Install the git hooks.")
+@click.option(
+    "--force", is_flag=True,
+    help="Rewrite our shims, and take over a foreign hook even if an older one is already chained; with --global, add the hooks to the core.hooksPath or init.templateDir you already have.",
+)
+@click.option("--global", "for_all", is_flag=True, help="Also for every repository you create or clone from now on (git config --global init.templateDir; see docs/hooks.md).")
+@click.option(
+    "--large-file-check/--no-large-file-check", default=None,
+    help="Include the pre-commit hook that refuses files over large_file_threshold (default: yes; the choice is kept in the per-clone config).",
+)
 @pass_ctx
-def install(c: Ctx, force: bool) -> None:
-    """Install the git hooks (post-commit, pre-push, post-checkout, post-merge, post-rewrite).
+def install(c: Ctx, force: bool, for_all: bool, large_file_check: bool | None) -> None:
+    """Install the git hooks (post-commit, pre-push, post-checkout, post-merge, post-rewrite, pre-commit).
 
-    Respects core.hooksPath and worktrees. A hook that is not gitfiler's is never
-    overwritten: it is kept as NAME.pre-gitfiler and runs first.
+    add, pull, checkout, push and clone install missing hooks on their own; this
+    does it by hand, lifts an earlier 'uninstall', and with --global covers every
+    new clone. Respects core.hooksPath and worktrees. A hook that is not
+    gitfiler's is never overwritten: it is kept as NAME.pre-gitfiler and runs first.
 
     \b
     Example:
       git filer install
+      git filer install --global
     """
-    from .hooks.install import install as do_install
+    from .hooks.install import install_global, install_here
 
-    result = do_install(c.project().root, force=force)
+    if for_all:
+        _report_global(c, install_global(force=force, large_file_check=large_file_check is not False), installing=True)
+        from .git import find_repo
+
+        if find_repo(c.directory) is None:
+            return  # inside a repository, that one too (as `git lfs install` does)
+    result = install_here(c.project(), force=force, large_file_check=large_file_check)
     _report_install(c, result)
-    if not result.installed:
+    if result.removed:
+        c.say(f"removed {', '.join(result.removed)} from {quote_path(result.hooks_dir)}" + (f"; restored your {', '.join(result.restored)}" if result.restored else ""))
+    if not result.installed and not result.removed:
         c.say(f"hooks already installed in {quote_path(result.hooks_dir)}")
 
 
-@cli.command()
+def _report_global(c: Ctx, result, *, installing: bool) -> None:  # result: hooks.install.GlobalResult
+    places = ", ".join(quote_path(p.hooks_dir) for p in result.places if p.installed or p.removed or p.unchanged) or "nowhere"
+    if not installing:
+        removed = sum(len(p.removed) for p in result.places)
+        unset = "; unset init.templateDir in your global git config" if result.configured else ""
+        if not removed and not result.configured:
+            c.say("gitfiler's hooks were not set up for every repository; nothing to undo")
+            return
+        c.say(f"removed {removed} gitfiler hook(s) from {places}{unset}; clones made meanwhile keep theirs ('git filer uninstall' there)")
+        return
+    if result.setting == "core.hooksPath":
+        c.say(f"gitfiler's hooks are in {places} (your core.hooksPath): git runs them in every repository; 'git filer uninstall --global' removes them")
+        return
+    how = "set init.templateDir in your global git config" if result.configured else "init.templateDir names it"
+    c.say(
+        f"gitfiler's hooks are in the template {places} ({how}): every 'git clone' and 'git init' from now on gets them, "
+        "existing clones at their next 'git filer' command; 'git filer uninstall --global' undoes this"
+    )
+
+
+@cli.command(short_help="Remove the git hooks, restoring any they chained.")
+@click.option("--global", "for_all", is_flag=True, help="Undo 'install --global' (clones keep their hooks; run 'git filer uninstall' in each).")
 @pass_ctx
-def uninstall(c: Ctx) -> None:
-    """Remove gitfiler's hooks and put back any hook they had chained.
+def uninstall(c: Ctx, for_all: bool) -> None:
+    """Remove gitfiler's hooks, put back any hook they had chained, and keep them out.
+
+    gitfiler's commands do not install them again in this clone ('hooks: false'
+    in the per-clone config) until 'git filer install'.
 
     \b
     Example:
       git filer uninstall
+      git filer uninstall --global
     """
-    from .hooks.install import uninstall as do_uninstall
+    from .hooks.install import uninstall_global, uninstall_here
 
-    result = do_uninstall(c.project().root)
-    c.say(f"removed {len(result.installed)} hook(s) from {quote_path(result.hooks_dir)}" + (f"; restored {', '.join(result.restored)}" if result.restored else ""))
+    if for_all:
+        _report_global(c, uninstall_global(), installing=False)
+        return
+    result = uninstall_here(c.project())
+    restored = f"; restored your {', '.join(result.restored)}" if result.restored else ""
+    c.say(
+        f"removed {len(result.removed)} hook(s) from {quote_path(result.hooks_dir)}{restored}; "
+        "gitfiler's commands will not put them back here ('git filer install' does)"
+    )
 
 
-@cli.command(context_settings={"ignore_unknown_options": True})
+@cli.command(context_settings={"ignore_unknown_options": True}, short_help="Run a git hook's work (called by the hooks).")
 @click.argument("name", type=click.Choice(HOOK_NAMES))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def hook(name: str, args: tuple[str, ...]) -> None:
@@ -180,14 +303,14 @@ def hook(name: str, args: tuple[str, ...]) -> None:
     raise SystemExit(hook_main([name, *args]))
 
 
-@cli.command()
+@cli.command(short_help="Clone a repository and hydrate its artifacts.")
 @click.argument("url")
 @click.argument("directory", required=False, type=click.Path())
 @click.option("-b", "--branch", help="Branch or tag to check out.")
 @click.option("--depth", type=click.IntRange(1), help="Shallow clone with this many commits.")
 @click.option("-I", "--include", multiple=True, metavar="GLOB", help="Hydrate only artifacts matching GLOB (repeatable).")
 @click.option("-X", "--exclude", multiple=True, metavar="GLOB", help="Skip artifacts matching GLOB (repeatable).")
-@click.option("-r", "--remote", default=env.remote, metavar="NAME|URL", help="Filer remote to pull from (also: GITFILER_REMOTE).")
+@click.option("-r", "--remote", default=env.remote, metavar="NAME|URL", help="Filer remote to download from (a name or URL; also: GITFILER_REMOTE; default: the default remote).")
 @click.option("--cache", default=env.cache_dir, type=click.Path(), help="Shared object cache directory (also: GITFILER_CACHE_DIR).")
 @click.option("--no-hooks", is_flag=True, default=env.no_hooks, help="Do not install the git hooks (also: GITFILER_NO_HOOKS=1).")
 @click.option("--verify", is_flag=True, help="Re-hash objects already in a shared cache before trusting them.")
@@ -211,7 +334,7 @@ def clone(
     started = time.perf_counter()
     result = do_clone(
         url, directory, branch=branch, depth=depth, include=include, exclude=exclude, remote=remote, cache=cache, jobs=jobs,
-        no_hooks=no_hooks, verify=verify, sink=c.sink(),
+        no_hooks=no_hooks, verify=verify, sink=c.sink(), on_hooks=c.hooks,
     )
     if as_json:
         emit_json(result.to_json())
@@ -223,36 +346,45 @@ def clone(
         _summary(c, "pulled", result.sync, started)
 
 
-@cli.command()
+@cli.command(short_help="Delete objects that nothing references any more.")
 @click.option("-n", "--dry-run", is_flag=True, help="Only report what would be deleted.")
-@click.option("--remote", "git_remote", metavar="GIT_REMOTE", help="Collect the filer remote instead, against the refs of this git remote (fetched first).")
-@click.option("-r", "--filer-remote", metavar="NAME", help="Which filer remote (default: the default remote).")
+@click.option("--git-remote", metavar="GIT_REMOTE", help="Collect the filer remote instead of the cache, keeping what the refs of this git remote (fetched first) reference.")
+@remote_option("Filer remote to collect with --git-remote")
+@deprecated_alias("--filer-remote", "-r/--remote")
 @click.option(
     "--grace", type=click.IntRange(0), default=24 * 3600, show_default=True,
-    help="Keep objects (cache or, with --remote, remote) younger than this many seconds, whatever the refs say: they may belong to work not yet committed or pushed.",
+    help="Keep objects (cache or, with --git-remote, remote) younger than this many seconds, whatever the refs say: they may belong to work not yet committed or pushed.",
 )
 @click.option("--yes", is_flag=True, help="Really delete from the remote.")
 @click.option("--shared-cache-ok", is_flag=True, help="Collect a relocated (possibly shared) cache anyway.")
 @json_option
 @pass_ctx
-def gc(c: Ctx, dry_run: bool, git_remote: str | None, filer_remote: str | None, grace: int, yes: bool, shared_cache_ok: bool, as_json: bool) -> None:
+def gc(c: Ctx, dry_run: bool, git_remote: str | None, remote: str | None, grace: int, yes: bool, shared_cache_ok: bool, as_json: bool) -> None:
     """Delete objects that no branch, tag, stash, reflog entry, index or worktree references.
 
-    Objects younger than --grace are always kept. With --remote, gc holds the filer
-    remote's lock: it refuses to start while a push is being checked, and pushes are
-    refused while it runs (see docs/gc.md).
+    Without --git-remote, gc collects this clone's cache. With --git-remote, it collects
+    the filer remote (-r, or the default one) against that git remote's refs, and holds
+    the filer remote's lock: it refuses to start while a push is being checked, and
+    pushes are refused while it runs (see docs/gc.md). Objects younger than --grace are
+    always kept.
 
     \b
     Example:
       git filer gc --dry-run
-      git filer gc --remote origin --dry-run && git filer gc --remote origin --yes
+      git filer gc --git-remote origin --dry-run && git filer gc --git-remote origin --yes
     """
     from .commands.gc import gc_cache, gc_remote
     from .ui import human_bytes
 
+    if remote and not git_remote:
+        # `gc --remote GIT_REMOTE` used to collect the filer remote: an old command line must not collect the cache instead.
+        raise click.UsageError(
+            "-r/--remote chooses which filer remote 'gc --git-remote GIT_REMOTE' collects; pass --git-remote too "
+            "(the old 'gc --remote GIT_REMOTE' is now 'gc --git-remote GIT_REMOTE')"
+        )
     project = c.project()
     if git_remote:
-        result = gc_remote(project, git_remote, name=filer_remote, dry_run=dry_run, yes=yes, grace_s=grace)
+        result = gc_remote(project, git_remote, name=remote, dry_run=dry_run, yes=yes, grace_s=grace)
     else:
         result = gc_cache(project, dry_run=dry_run, grace_s=grace, shared_ok=shared_cache_ok)
     if as_json:
@@ -264,7 +396,7 @@ def gc(c: Ctx, dry_run: bool, git_remote: str | None, filer_remote: str | None, 
     c.say(f"{verb} {len(result.deleted)} object(s){size} from {result.where}; kept {result.kept}{young}")
 
 
-@cli.group()
+@cli.group(short_help="Manage filer remotes (where the bytes live).")
 def remote() -> None:
     """Manage filer remotes (where the bytes live).
 
@@ -275,7 +407,7 @@ def remote() -> None:
     """
 
 
-@remote.command("add")
+@remote.command("add", short_help="Add a filer remote.")
 @click.argument("name")
 @click.argument("url")
 @click.option("--endpoint-url", help="S3-compatible endpoint (MinIO, Ceph, R2, ...).")
@@ -299,7 +431,7 @@ def remote_add(c: Ctx, name: str, url: str, endpoint_url: str | None, region: st
     c.say(f"remote '{escape_text(cfg.name)}' -> {quote_path(cfg.url)}")
 
 
-@remote.command("list")
+@remote.command("list", short_help="List filer remotes.")
 @json_option
 @pass_ctx
 def remote_list(c: Ctx, as_json: bool) -> None:
@@ -320,7 +452,7 @@ def remote_list(c: Ctx, as_json: bool) -> None:
         click.echo(f"{'*' if r.default else ' '} {quote_path(r.name)}\t{quote_path(r.config.url)}{extra}")
 
 
-@remote.command("remove")
+@remote.command("remove", short_help="Forget a filer remote.")
 @click.argument("name")
 @click.option("--local", is_flag=True, help="Remove from the untracked per-clone config.")
 @pass_ctx
@@ -337,7 +469,7 @@ def remote_remove(c: Ctx, name: str, local: bool) -> None:
     c.say(f"removed remote '{name}'")
 
 
-@remote.command("default")
+@remote.command("default", short_help="Make a filer remote the default.")
 @click.argument("name")
 @click.option("--local", is_flag=True, help="Set it for this clone only.")
 @pass_ctx
@@ -357,7 +489,7 @@ def remote_default(c: Ctx, name: str, local: bool) -> None:
 # -- add / status / ls -------------------------------------------------------------------
 
 
-@cli.command()
+@cli.command(short_help="Track files or directories.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("-m", "--meta", "meta", multiple=True, metavar="KEY=VALUE", help="Record free-form metadata (repeatable).")
 @jobs_option
@@ -379,7 +511,7 @@ def add(c: Ctx, paths: tuple[str, ...], meta: tuple[str, ...], jobs: int | None,
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--meta")
         metadata[key] = value
     project = c.project()
-    results = do_add(project, list(paths), jobs=jobs, meta=metadata)
+    results = do_add(project, list(paths), jobs=jobs, meta=metadata, on_hooks=c.hooks)
     if as_json:
         emit_json([r.to_json() for r in results])
         return
@@ -394,27 +526,28 @@ def add(c: Ctx, paths: tuple[str, ...], meta: tuple[str, ...], jobs: int | None,
 STATE_COLOURS = {"synced": "green", "local": "yellow", "modified": "red", "missing": "magenta"}
 
 
-@cli.command()
+@cli.command(short_help="Show each artifact's state.")
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option("--remote", "check_remote", is_flag=True, help="Ask the remote instead of trusting the local record.")
-@click.option("-r", "--remote-name", metavar="NAME", help="Which remote to compare with (default: the default remote).")
+@click.option("-c", "--cloud", "check_remote", is_flag=True, help="Ask the remote what it holds instead of trusting this clone's record of it.")
+@remote_option("Filer remote to compare with")
+@deprecated_alias("--remote-name", "-r/--remote")
 @jobs_option
 @json_option
 @pass_ctx
-def status(c: Ctx, paths: tuple[str, ...], check_remote: bool, remote_name: str | None, jobs: int | None, as_json: bool) -> None:
+def status(c: Ctx, paths: tuple[str, ...], check_remote: bool, remote: str | None, jobs: int | None, as_json: bool) -> None:
     """Show each artifact's state: synced, local (not in the remote), modified, missing (not hydrated).
 
-    Without --remote, 'synced' relies on what this clone last saw in the remote.
+    Without -c/--cloud, 'synced' relies on what this clone last saw in the remote.
 
     \b
     Example:
       git filer status
-      git filer status models/ --remote --json
+      git filer status models/ --cloud --json
     """
     from .commands.status import status as do_status
 
     project = c.project()
-    rows = do_status(project, list(paths), check_remote=check_remote, remote=remote_name, jobs=jobs)
+    rows = do_status(project, list(paths), check_remote=check_remote, remote=remote, jobs=jobs)
     if as_json:
         emit_json([r.to_json() for r in rows])
         return
@@ -429,7 +562,7 @@ def status(c: Ctx, paths: tuple[str, ...], check_remote: bool, remote_name: str 
     c.say(", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
 
 
-@cli.command("ls")
+@cli.command("ls", short_help="List tracked artifacts.")
 @click.argument("paths", nargs=-1, type=click.Path())
 @json_option
 @pass_ctx
@@ -481,9 +614,9 @@ def _run_sync(c: Ctx, verb: str, as_json: bool, fn) -> None:
         _summary(c, verb, result, started)
 
 
-@cli.command()
+@cli.command(short_help="Upload what the filer remote lacks.")
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option("-r", "--remote", metavar="NAME", help="Remote name or URL (default: the default remote).")
+@remote_option("Filer remote to upload to")
 @jobs_option
 @json_option
 @pass_ctx
@@ -498,12 +631,12 @@ def push(c: Ctx, paths: tuple[str, ...], remote: str | None, jobs: int | None, a
     from .commands.push import push as do_push
 
     project = c.project()
-    _run_sync(c, "pushed", as_json, lambda: do_push(project, list(paths), remote=remote, jobs=jobs, sink=c.sink()))
+    _run_sync(c, "pushed", as_json, lambda: do_push(project, list(paths), remote=remote, jobs=jobs, sink=c.sink(), on_hooks=c.hooks))
 
 
-@cli.command()
+@cli.command(short_help="Download, verify and hydrate artifacts.")
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option("-r", "--remote", metavar="NAME", help="Remote name or URL (default: the default remote).")
+@remote_option("Filer remote to download from")
 @click.option("-I", "--include", multiple=True, metavar="GLOB", help="Only artifacts matching GLOB (repeatable), e.g. 'models/prod/**'.")
 @click.option("-X", "--exclude", multiple=True, metavar="GLOB", help="Skip artifacts matching GLOB (repeatable).")
 @click.option("-f", "--force", is_flag=True, help="Overwrite work tree files even if you modified them.")
@@ -524,10 +657,12 @@ def pull(c: Ctx, paths: tuple[str, ...], remote: str | None, include: tuple[str,
     from .commands.pull import pull as do_pull
 
     project = c.project()
-    _run_sync(c, "pulled", as_json, lambda: do_pull(project, list(paths), include=include, exclude=exclude, force=force, remote=remote, jobs=jobs, sink=c.sink()))
+    _run_sync(c, "pulled", as_json, lambda: do_pull(
+        project, list(paths), include=include, exclude=exclude, force=force, remote=remote, jobs=jobs, sink=c.sink(), on_hooks=c.hooks,
+    ))
 
 
-@cli.command()
+@cli.command(short_help="Hydrate artifacts from the cache (no network).")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("-f", "--force", is_flag=True, help="Overwrite work tree files even if you modified them.")
 @json_option
@@ -542,33 +677,37 @@ def checkout(c: Ctx, paths: tuple[str, ...], force: bool, as_json: bool) -> None
     from .commands.checkout import checkout as do_checkout
 
     project = c.project()
-    _run_sync(c, "checked out", as_json, lambda: do_checkout(project, list(paths), force=force))
+    _run_sync(c, "checked out", as_json, lambda: do_checkout(project, list(paths), force=force, on_hooks=c.hooks))
 
 
-@cli.command("remove")
+@cli.command("remove", short_help="Stop tracking artifacts.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--keep-files", is_flag=True, help="Keep the work tree copies; only stop tracking.")
-@click.option("--remote", "remove_remote", is_flag=True, help="Also delete the bytes from the remote (other commits may still need them).")
-@click.option("-r", "--remote-name", metavar="NAME", help="Remote to delete from (default: the default remote).")
+@click.option("--from-remote", "remove_remote", is_flag=True, help="Also delete the bytes from the filer remote (other commits may still need them).")
+@remote_option("Filer remote --from-remote deletes from")
+@deprecated_alias("--remote-name", "-r/--remote")
 @pass_ctx
-def remove_cmd(c: Ctx, paths: tuple[str, ...], keep_files: bool, remove_remote: bool, remote_name: str | None) -> None:
+def remove_cmd(c: Ctx, paths: tuple[str, ...], keep_files: bool, remove_remote: bool, remote: str | None) -> None:
     """Stop tracking artifacts: delete the registry file, the ignore line and (if unmodified) the file.
 
     \b
     Example:
       git filer remove models/old.pt
-      git filer remove models/leaked.pt --remote
+      git filer remove models/leaked.pt --from-remote -r team
     """
     from .commands.remove import remove_paths as do_remove
 
-    result = do_remove(c.project(), list(paths), remove_remote=remove_remote, remote=remote_name, keep_files=keep_files)
+    if remote and not remove_remote:
+        # `remove --remote` used to be the switch that deletes remote bytes: an old command line must not silently keep them.
+        raise click.UsageError("-r/--remote chooses the filer remote --from-remote deletes from; pass --from-remote too (the old switch 'remove --remote' is now '--from-remote')")
+    result = do_remove(c.project(), list(paths), remove_remote=remove_remote, remote=remote, keep_files=keep_files)
     for artifact in result.removed:
         c.say(f"removed {quote_path(artifact)}")
     if result.remote_deleted:
         c.say(f"deleted {result.remote_deleted} object(s) from the remote")
 
 
-@cli.command()
+@cli.command(short_help="Re-hash the cache and report corrupt objects.")
 @click.option("--remove-corrupt", is_flag=True, help="Delete corrupt objects from the cache so a pull can fetch good copies.")
 @jobs_option
 @json_option
@@ -595,7 +734,7 @@ def fsck(c: Ctx, remove_corrupt: bool, jobs: int | None, as_json: bool) -> None:
         raise failure
 
 
-@cli.command()
+@cli.command(short_help="Check registry files against the artifacts.")
 @json_option
 @pass_ctx
 def validate(c: Ctx, as_json: bool) -> None:
@@ -621,7 +760,7 @@ def validate(c: Ctx, as_json: bool) -> None:
     c.note("registry files and artifacts are consistent")
 
 
-@cli.command("check-large-files")
+@cli.command("check-large-files", short_help="Refuse files too large for git.")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--max-size", metavar="SIZE", help="Largest file git may hold, e.g. 500k, 10M (default: large_file_threshold, 10M).")
 @pass_ctx
@@ -644,19 +783,23 @@ def check_large_files(c: Ctx, paths: tuple[str, ...], max_size: str | None) -> N
         raise err
 
 
-@cli.command()
-@click.option("--dir", "directory", type=click.Path(), help="Where to build the demo (default: a new temp dir).")
+@cli.command(short_help="Run the whole journey on a throwaway repository.")
+@click.option("--dir", "directory", type=click.Path(), help="Where to build the demo (default: a new temp dir). A directory that already exists is never removed.")
+@click.option("--keep", is_flag=True, help="Keep the demo's directory at the end and print where it is.")
 @pass_ctx
-def demo(c: Ctx, directory: str | None) -> None:
+def demo(c: Ctx, directory: str | None, keep: bool) -> None:
     """Run the whole journey on a throwaway repo: init, add, commit, push, clone, pull.
+
+    The directory the demo created is removed at the end, unless --keep.
 
     \b
     Example:
       git filer demo
+      git filer demo --keep
     """
     from .commands.demo import run_demo
 
-    run_demo(directory, say=click.echo)
+    run_demo(directory, say=click.echo, keep=keep)
 
 
 def _set_flag(name: str):
@@ -682,7 +825,53 @@ def _add_common_options(group: click.Group) -> None:
 _add_common_options(cli)
 
 
+# -- shell completion ---------------------------------------------------------------------------
+
+# click's completion, for the executable the shell sees: eval "$(_GIT_FILER_COMPLETE=bash_source git-filer)"
+COMPLETE_VAR = "_GIT_FILER_COMPLETE"
+
+# `git filer <TAB>` in bash: git's own completion calls _git_filer for the words after `git filer`.
+_GIT_SUBCOMMAND_BASH = """
+_git_filer() {
+    local COMP_WORDS=(git-filer "${words[@]:2}")
+    local COMP_CWORD=$((cword - 1))
+    _git_filer_completion git-filer
+}
+"""
+
+
+def _register_completion() -> None:
+    """Completion scripts for `git-filer`, not for our display name "git filer": a script
+    for a name with a space would register completion for `git` itself."""
+    from click import shell_completion as sc
+
+    def named(base: type[sc.ShellComplete], extra: str = "") -> type[sc.ShellComplete]:
+        class Complete(base):  # type: ignore[valid-type,misc]
+            def __init__(self, cli: click.Command, ctx_args: Any, _prog_name: str, complete_var: str) -> None:
+                super().__init__(cli, ctx_args, "git-filer", complete_var)
+
+            def source(self) -> str:
+                return super().source() + extra
+
+        return Complete
+
+    sc.add_completion_class(named(sc.BashComplete, _GIT_SUBCOMMAND_BASH), "bash")
+    sc.add_completion_class(named(sc.ZshComplete), "zsh")
+    sc.add_completion_class(named(sc.FishComplete), "fish")
+
+
 # -- entry point ----------------------------------------------------------------------------
+
+
+def _show_usage_error(err: click.UsageError) -> None:
+    """click's rendering, but pointing at -h: click names the longest help option, and git
+    turns `git filer --help` into `man git-filer`, which works only where `man` and our man
+    page are installed (a slim Docker image has neither)."""
+    if err.ctx is not None:
+        click.echo(f"{err.ctx.get_usage()}\nTry '{err.ctx.command_path} -h' for help.\n", err=True)
+    else:  # some parse errors come without the command they belong to
+        click.echo("Try 'git filer -h' or 'git filer COMMAND -h' for help.\n", err=True)
+    click.echo(f"Error: {err.format_message()}", err=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -691,12 +880,16 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = "-v" in args or "--verbose" in args or env.verbose(strict=False)
     try:
-        rv = cli.main(args=args, prog_name="git filer", standalone_mode=False)
+        _register_completion()
+        rv = cli.main(args=args, prog_name="git filer", complete_var=COMPLETE_VAR, standalone_mode=False)
         return rv if isinstance(rv, int) else 0
     except click.exceptions.Exit as err:
         return err.exit_code
     except click.exceptions.Abort:  # click's name for Ctrl-C while it parses or prompts
         failure: BaseException = KeyboardInterrupt()
+    except click.UsageError as err:
+        _show_usage_error(err)
+        return err.exit_code
     except click.ClickException as err:
         err.show()
         return err.exit_code

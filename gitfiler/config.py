@@ -16,7 +16,12 @@ from .links import STRATEGIES
 CONFIG_VERSION = 1
 TRACKED = ".gitfiler/config.yaml"
 REMOTE_KEYS = {"url", "endpoint_url", "region", "profile", "max_attempts"}
-TOP_KEYS = {"version", "default_remote", "checkout", "autopush", "autopull", "large_file_threshold", "remotes", "cache_dir", "jobs"}
+TOP_KEYS = {
+    "version", "default_remote", "checkout", "autopush", "autopull", "large_file_threshold", "remotes", "cache_dir", "jobs",
+    "hooks", "large_file_check",
+}
+# Yes/no keys that are checked when read: they decide what gitfiler writes into .git/hooks.
+BOOL_KEYS = ("hooks", "large_file_check")
 # Settings that name a local path or change how files are placed on this machine. A repository
 # is untrusted input (invariant 7), so these come only from the per-clone config, the
 # environment or the command line; in the committed file they are ignored (as git-lfs
@@ -52,6 +57,8 @@ class Config:
     large_file_threshold: int = 10 * 1024 * 1024
     cache_dir: str | None = None
     jobs: int | None = None
+    hooks: bool = True  # gitfiler's commands install missing hooks in this clone (hooks/install.ensure)
+    large_file_check: bool = True  # the hooks include pre-commit, refusing files over large_file_threshold
     remotes: dict[str, RemoteConfig] = field(default_factory=dict)
     ignored: list[str] = field(default_factory=list)  # committed keys not honoured (LOCAL_ONLY_KEYS)
 
@@ -77,6 +84,9 @@ def validate_doc(doc: Any, where: str) -> dict[str, Any]:
         raise ConfigError(f"{where}: unsupported config version {version!r}; upgrade gitfiler")
     if "checkout" in doc and doc["checkout"] not in STRATEGIES:
         raise ConfigError(f"{where}: 'checkout' must be one of {', '.join(STRATEGIES)}")
+    for key in BOOL_KEYS:
+        if key in doc and not isinstance(doc[key], bool):
+            raise ConfigError(f"{where}: '{key}' must be true or false, not {doc[key]!r}")
     remotes = doc.get("remotes") or {}
     if not isinstance(remotes, dict):
         raise ConfigError(f"{where}: 'remotes' must be a mapping of name to settings")
@@ -102,7 +112,7 @@ def _refuse_secrets(node: Any, where: str) -> None:
 def merge(tracked: dict[str, Any], local: dict[str, Any]) -> Config:
     cfg = Config()
     for doc, committed in ((tracked, True), (local, False)):
-        for key in ("default_remote", "checkout", "autopush", "autopull", "large_file_threshold", "cache_dir", "jobs"):
+        for key in ("default_remote", "checkout", "autopush", "autopull", "large_file_threshold", "cache_dir", "jobs", *BOOL_KEYS):
             if key not in doc:
                 continue
             if committed and key in LOCAL_ONLY_KEYS:

@@ -46,7 +46,7 @@ class Var:
         return value or None
 
 
-NO_HOOKS = Var("GITFILER_NO_HOOKS", "yes/no", "no", "every gitfiler hook returns at once (chained hooks still run); `init` and `clone` install no hooks")
+NO_HOOKS = Var("GITFILER_NO_HOOKS", "yes/no", "no", "every gitfiler hook returns at once (chained hooks still run); no gitfiler command installs hooks")
 VERBOSE = Var("GITFILER_VERBOSE", "yes/no", "no", "print the traceback of an unexpected error (in hooks, where `-v` cannot be passed; the CLI too)")
 AUTOPUSH = Var("GITFILER_AUTOPUSH", "yes/no", "config `autopush`", "post-commit uploads the new commit's artifacts, overriding the config's `autopush`")
 AUTOPULL = Var("GITFILER_AUTOPULL", "yes/no", "config `autopull`", "checkout, merge and rebase hydrate artifacts, overriding the config's `autopull`")

@@ -50,6 +50,28 @@ def select(
     return [e for e in entries if selected(e.artifact, include, exclude)], bad
 
 
+@dataclass
+class _AlsoCounting:
+    """Forwards to `sink`, counting `extra` objects more: the directory manifests a run moves in
+    a phase of their own, without a bar, so the bar names as many objects as the summary."""
+
+    sink: ProgressSink
+    extra: int
+
+    def start(self, label: str, total_objects: int, total_bytes: int) -> None:
+        self.sink.start(label, total_objects + self.extra, total_bytes)
+
+    def advance(self, nbytes: int) -> None:
+        self.sink.advance(nbytes)
+
+    def finish(self) -> None:
+        self.sink.finish()
+
+
+def _counting(sink: ProgressSink | None, extra: int) -> ProgressSink | None:
+    return _AlsoCounting(sink, extra) if sink is not None and extra else sink
+
+
 # -- push -----------------------------------------------------------------------------------
 
 
@@ -139,7 +161,8 @@ def upload_missing(
     store = project.store
     absent = [(o, f"not in the filer remote '{rem.name}' nor in the local cache") for o in wanted if o in missing and not store.has(o)]
     failed = {o for o, _ in absent}
-    result = upload(store, rem, [o for o in dict.fromkeys(file_oids) if o in missing and o not in failed], sizes, jobs, sink)
+    planned = [m for m in manifests if m in missing and m not in failed]
+    result = upload(store, rem, [o for o in dict.fromkeys(file_oids) if o in missing and o not in failed], sizes, jobs, _counting(sink, len(planned)))
     rem.flush()  # the files are durable before a manifest that vouches for them becomes visible
     failed |= {o for o, _ in result.failures}
     ready = [m for m, files in manifests.items() if m in missing and m not in failed and not (set(files) & failed)]
@@ -148,6 +171,7 @@ def upload_missing(
     rem.flush()
     failed |= {o for o, _ in result.failures}
     result.failures = absent + result.failures
+    result.codes.update({o: ObjectMissingError.exit_code for o, _ in absent})
     result.present = len(wanted) - len(missing)
     result.remote = rem.describe()
     project.state.remote_mark(rem.name, set(wanted) - failed)
@@ -196,7 +220,7 @@ def fetch(
     if todo and not offline:
         from .transfer import download
 
-        r = download(store, rem(), todo, sizes, jobs, sink)
+        r = download(store, rem(), todo, sizes, jobs, _counting(sink, resolved.transfer.objects if resolved.transfer else 0))
         result.merge(r)
         mark(rem(), set(todo) - {o for o, _ in r.failures})
     if opened:

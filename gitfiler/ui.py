@@ -1,10 +1,20 @@
-"""Rendering helpers for the CLI: progress bars (stderr, TTY only) and human sizes."""
+"""Rendering helpers for the CLI: progress bars (stderr, TTY only), human sizes, the man page.
+
+Sizes are binary everywhere a user reads them (KiB, MiB: `human_bytes`), on the bar as in
+the summary after it, so the two can be compared digit for digit.
+"""
 
 from __future__ import annotations
 
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import click
+    from rich.console import Console
+    from rich.progress import Task
+    from rich.text import Text
 
 
 def human_bytes(n: float) -> str:
@@ -15,13 +25,50 @@ def human_bytes(n: float) -> str:
     return f"{n:.1f} TiB"
 
 
+_VERBS = {"upload": "uploading", "download": "downloading"}
+
+
+def bar_label(action: str, objects: int) -> str:
+    """What the bar says it moves: the same object count the summary reports afterwards."""
+    return f"{_VERBS.get(action, action)} {objects} object(s)"
+
+
+def _columns() -> list[Any]:
+    """The bar's columns: Rich's own byte columns count in decimal MB, ours in MiB."""
+    from rich.progress import BarColumn, ProgressColumn, TextColumn, TimeRemainingColumn
+    from rich.table import Column
+    from rich.text import Text
+
+    class BytesColumn(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            total = human_bytes(task.total) if task.total is not None else "?"
+            return Text(f"{human_bytes(task.completed)} / {total}", style="progress.download")
+
+    class SpeedColumn(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text(f"{human_bytes(speed)}/s" if speed is not None else "?", style="progress.data.speed")
+
+    # The words keep their width and the bar takes what is left, so a narrow terminal shortens the
+    # bar instead of wrapping "381.5 MiB / 381.5 MiB" over two lines.
+    def fixed() -> Column:
+        return Column(no_wrap=True)
+
+    return [
+        TextColumn("{task.description}", table_column=fixed()), BarColumn(bar_width=None),
+        BytesColumn(table_column=fixed()), SpeedColumn(table_column=fixed()), TimeRemainingColumn(table_column=fixed()),
+    ]
+
+
 class RichSink:
-    """A transfer progress bar; a no-op unless stderr is a terminal."""
+    """A transfer progress bar; a no-op unless its console (stderr by default) is a terminal."""
 
     MIN_BYTES = 8 * 1024 * 1024  # below this a transfer is over before a bar helps
 
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled and sys.stderr.isatty()
+    def __init__(self, enabled: bool, console: Console | None = None) -> None:
+        self._console = console
+        self.enabled = enabled and (console.is_terminal if console is not None else sys.stderr.isatty())
+        self.label = ""  # what the last bar shown said (tests read it)
         self._progress: Any = None
         self._task: Any = None
         self._lock = threading.Lock()
@@ -30,19 +77,12 @@ class RichSink:
         if not self.enabled or (total_bytes < self.MIN_BYTES and total_objects < 200):
             return
         from rich.console import Console
-        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+        from rich.progress import Progress
 
-        self._progress = Progress(
-            TextColumn(f"{label} {total_objects} object(s)"),
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        )
+        self.label = bar_label(label, total_objects)
+        self._progress = Progress(*_columns(), console=self._console or Console(stderr=True), transient=True, expand=True)
         self._progress.start()
-        self._task = self._progress.add_task(label, total=total_bytes)
+        self._task = self._progress.add_task(self.label, total=total_bytes)
 
     def advance(self, nbytes: int) -> None:
         if self._progress is not None:
@@ -53,3 +93,99 @@ class RichSink:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+
+
+# -- the man page ---------------------------------------------------------------------------------
+
+# README.md's "Exit codes" table, for the man page (a test keeps the two and errors.py in step).
+EXIT_CODES: list[tuple[int, str]] = [
+    (0, "success"),
+    (1, "some items failed (each is listed) or another error"),
+    (2, "bad usage (unknown option or command)"),
+    (3, "not a git repository, or a configuration problem"),
+    (4, "a registry file or manifest is malformed or unsafe"),
+    (5, "the remote is unreachable, missing or denies access"),
+    (6, "corrupt object (bytes do not match their digest)"),
+    (7, "an object is missing"),
+    (8, "modified work tree files were kept, not overwritten"),
+    (9, "disk full"),
+    (10, "the git hooks could not be installed (a hook that is not gitfiler's is in the way)"),
+    (70, "internal error (a bug: rerun with -v and report it)"),
+    (130, "interrupted"),
+]
+
+COMPLETION = [
+    ("bash", 'eval "$(_GIT_FILER_COMPLETE=bash_source git-filer)"'),
+    ("zsh", 'eval "$(_GIT_FILER_COMPLETE=zsh_source git-filer)"'),
+    ("fish", "_GIT_FILER_COMPLETE=fish_source git-filer | source"),
+]
+
+
+def _roff(text: str) -> str:
+    """Escape text for roff: backslashes, hyphens (so options copy as ASCII), a leading dot or quote."""
+    out = text.replace("\\", "\\e").replace("-", "\\-")
+    return "\n".join("\\&" + line if line[:1] in (".", "'") else line for line in out.split("\n"))
+
+
+def _help_body(text: str) -> list[str]:
+    """click help text to roff paragraphs; a `\\b` paragraph keeps its lines as written."""
+    import inspect
+
+    out: list[str] = []
+    for para in inspect.cleandoc(text).split("\n\n"):
+        if para.startswith("\b"):
+            out += [".PP", ".nf", _roff(para[1:].strip("\n")), ".fi"]
+        else:
+            out += [".PP", _roff(" ".join(para.split()))]
+    return out
+
+
+def _options(cmd: click.Command, ctx: click.Context, *, with_help: bool) -> list[str]:
+    import click
+
+    out: list[str] = []
+    for param in cmd.get_params(ctx):
+        record = param.get_help_record(ctx) if isinstance(param, click.Option) else None
+        if record is not None and (with_help or "--help" not in param.opts):
+            out += [".TP", f"\\fB{_roff(record[0])}\\fR", _roff(record[1])]
+    return out
+
+
+def man_page(group: click.Group, version: str) -> str:
+    """git-filer(1), rendered from the click commands' own help, so the two cannot drift."""
+    import click
+
+    root = click.Context(group, info_name="git filer", **group.context_settings)
+    lines = [
+        '.\\" Generated from the command line help; do not edit: see tests/test_cli.py (test_man_page_is_current).',
+        f'.TH GIT\\-FILER 1 "" "gitfiler {_roff(version)}" "gitfiler manual"',
+        ".SH NAME",
+        f"git\\-filer \\- {_roff((group.help or '').split(chr(10))[0].split(': ', 1)[-1])}",
+        ".SH SYNOPSIS",
+        f"\\fBgit filer\\fR {_roff(' '.join(group.collect_usage_pieces(root)))}",
+        ".SH DESCRIPTION",
+        *_help_body(group.help or ""),
+        ".SH OPTIONS",
+        *_options(group, root, with_help=True),
+        ".SH COMMANDS",
+    ]
+
+    def commands(grp: click.Group, parent: click.Context) -> None:
+        for name in grp.list_commands(parent):
+            cmd = grp.get_command(parent, name)
+            if cmd is None or cmd.hidden:
+                continue
+            ctx = click.Context(cmd, info_name=name, parent=parent)
+            lines.extend([f'.SS "{_roff(ctx.command_path)} {_roff(" ".join(cmd.collect_usage_pieces(ctx)))}"', *_help_body(cmd.help or "")])
+            lines.extend(_options(cmd, ctx, with_help=False) if not isinstance(cmd, click.Group) else [])
+            if isinstance(cmd, click.Group):
+                commands(cmd, ctx)
+
+    commands(group, root)
+    lines += [".SH SHELL COMPLETION", ".PP", "Add the line for your shell to its startup file:", ".nf"]
+    lines += [f"{shell}:  {_roff(line)}" for shell, line in COMPLETION]
+    lines += [".fi", ".SH EXIT CODES"]
+    for code, meaning in EXIT_CODES:
+        lines += [".TP", f"\\fB{code}\\fR", _roff(meaning)]
+    lines += [".SH SEE ALSO", "\\fBgit\\fR(1), \\fBgithooks\\fR(5); the documents in the docs/ directory of the gitfiler repository"]
+    return "\n".join(lines) + "\n"

@@ -112,11 +112,11 @@ def test_status_remote_checks_for_real(repo: Repo):
     repo.write("a.bin", data)
     repo.filer("add", "a.bin")
     repo.filer("push")
-    # Someone deletes the object from the remote: only --remote notices.
+    # Someone deletes the object from the remote: only --cloud notices.
     obj = repo.remote_dir / "objects/sha256" / sha(data)[7:9] / sha(data)[9:]
     obj.unlink()
     assert json.loads(repo.filer("status", "--json").stdout)[0]["state"] == "synced"
-    real = json.loads(repo.filer("status", "--remote", "--json").stdout)[0]
+    real = json.loads(repo.filer("status", "--cloud", "--json").stdout)[0]
     assert real["state"] == "local" and real["in_remote"] is False
     repo.filer("push")
     assert obj.exists()

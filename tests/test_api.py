@@ -186,3 +186,23 @@ def test_filer_without_git_or_remote_says_what_to_do(tmp_path: Path, monkeypatch
     monkeypatch.setenv("GITFILER_CACHE_DIR", str(tmp_path / "cache"))
     with pytest.raises(FilerError, match="GITFILER_REMOTE"):
         Filer(d).load("m")
+
+
+def test_dump_refuses_to_replace_a_pushed_artifact_added_by_the_cli(repo):
+    from gitfiler import Filer, FilerError
+
+    repo.write("models/model.bin", b"pushed bytes")
+    repo.filer("add", "models/model.bin")
+    repo.git("commit", "-qm", "model")  # the post-commit hook pushes it
+    with pytest.raises(FilerError):
+        Filer(str(repo.path / "models")).dump(b"x", "model", serializer="bytes", overwrite=True)
+    assert (repo.path / "models" / "model.bin").read_bytes() == b"pushed bytes"
+
+
+def test_dump_refuses_to_overwrite_an_untracked_file(repo):
+    from gitfiler import Filer, FilerError
+
+    repo.write("models/notes.pkl", b"mine")
+    with pytest.raises(FilerError, match="not tracked"):
+        Filer(str(repo.path / "models")).dump({"a": 1}, "notes")
+    assert (repo.path / "models" / "notes.pkl").read_bytes() == b"mine"

@@ -1,5 +1,5 @@
 """Invariant 8, nothing deletes a last copy on a hint: `Filer.remove_locals` asks the remote,
-`gc --remote` keeps young objects, and gc and pre-push exclude each other through lock
+`gc --git-remote` keeps young objects, and gc and pre-push exclude each other through lock
 records in the remote."""
 
 from __future__ import annotations
@@ -106,14 +106,14 @@ def test_remove_locals_keeps_a_directory_whose_remote_copy_lacks_one_file(api: F
 def test_gc_remote_keeps_a_young_unreferenced_object_and_deletes_an_old_one(repo: Repo, origin: Path):
     young = orphan(repo.remote_dir, b"uploaded by another clone's post-commit, not pushed yet")
     old = orphan(repo.remote_dir, b"abandoned two days ago", age_s=2 * DAY)
-    out = repo.filer("gc", "--remote", "origin", "--yes").stdout
+    out = repo.filer("gc", "--git-remote", "origin", "--yes").stdout
     assert young.exists() and not old.exists()
     assert "deleted 1 object(s)" in out and "1 unreferenced but younger than" in out
 
 
 def test_gc_remote_grace_can_be_shortened(repo: Repo, origin: Path):
     hour_old = orphan(repo.remote_dir, b"an hour old", age_s=3600)
-    repo.filer("gc", "--remote", "origin", "--yes", "--grace", "60")
+    repo.filer("gc", "--git-remote", "origin", "--yes", "--grace", "60")
     assert not hour_old.exists()
 
 
@@ -157,7 +157,7 @@ def test_a_stale_gc_lock_does_not_block_a_push(repo: Repo, origin: Path):
 def test_gc_is_refused_while_a_push_holds_the_remote_lock(repo: Repo, origin: Path):
     old = orphan(repo.remote_dir, b"abandoned", age_s=2 * DAY)
     push_lock = lock_file(repo.remote_dir, "push")
-    proc = repo.filer("gc", "--remote", "origin", "--yes", check=False)
+    proc = repo.filer("gc", "--git-remote", "origin", "--yes", check=False)
     assert proc.returncode != 0 and "a push is checking the filer remote" in proc.stderr and "run gc again later" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert old.exists() and sorted(p.name for p in push_lock.parent.iterdir()) == [push_lock.name]
@@ -166,14 +166,14 @@ def test_gc_is_refused_while_a_push_holds_the_remote_lock(repo: Repo, origin: Pa
 def test_gc_removes_stale_locks_and_leaves_none_of_its_own(repo: Repo, origin: Path):
     stale = lock_file(repo.remote_dir, "push", age_s=2 * 3600)
     old = orphan(repo.remote_dir, b"abandoned", age_s=2 * DAY)
-    repo.filer("gc", "--remote", "origin", "--yes")
+    repo.filer("gc", "--git-remote", "origin", "--yes")
     assert not stale.exists() and not old.exists() and not list(stale.parent.iterdir())
 
 
 def test_gc_dry_run_takes_no_lock(repo: Repo, origin: Path):
     push_lock = lock_file(repo.remote_dir, "push")
     old = orphan(repo.remote_dir, b"abandoned", age_s=2 * DAY)
-    assert "would delete 1 object(s)" in repo.filer("gc", "--remote", "origin", "--dry-run").stdout
+    assert "would delete 1 object(s)" in repo.filer("gc", "--git-remote", "origin", "--dry-run").stdout
     assert old.exists() and sorted(p.name for p in push_lock.parent.iterdir()) == [push_lock.name]
 
 
@@ -223,10 +223,10 @@ def test_s3_gc_deletes_an_old_unreferenced_object_and_keeps_a_young_one(s3_repo,
     client.put_object(Bucket=bucket, Key=young, Body=b"young")
     # S3 cannot set LastModified: a grace of 0 s makes it "old"; the lock record's own time is "now".
     time.sleep(1.1)
-    out = r.filer("gc", "--remote", "origin", "--yes", "--grace", "0").stdout
+    out = r.filer("gc", "--git-remote", "origin", "--yes", "--grace", "0").stdout
     assert "deleted 1 object(s)" in out
     assert "Contents" not in client.list_objects_v2(Bucket=bucket, Prefix="proj/objects/")
     client.put_object(Bucket=bucket, Key=young, Body=b"young")
-    out = r.filer("gc", "--remote", "origin", "--yes").stdout
+    out = r.filer("gc", "--git-remote", "origin", "--yes").stdout
     assert "deleted 0 object(s)" in out and "1 unreferenced but younger than" in out
     assert "Contents" not in client.list_objects_v2(Bucket=bucket, Prefix="proj/locks/")

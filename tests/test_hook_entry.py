@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from drill_s3_faults import INTERNAL, PASS, FaultProxy, ProxyRequest  # noqa: E402
 
 ZERO = "0" * 40
-HOOK_NAMES = ("post-commit", "pre-push", "post-checkout", "post-merge", "post-rewrite")
+HOOK_NAMES = ("post-commit", "pre-push", "post-checkout", "post-merge", "post-rewrite", "pre-commit")
 
 
 def obj(root: Path, data: bytes) -> Path:
@@ -99,7 +99,7 @@ def test_a_bad_no_hooks_value_is_named_and_only_the_push_is_refused(repo: Repo, 
 
 
 def test_unknown_hook_and_wrong_arguments(repo: Repo):
-    proc = repo.filer("hook", "pre-commit", check=False)
+    proc = repo.filer("hook", "commit-msg", check=False)  # a git hook gitfiler does not install
     assert proc.returncode == 2
     proc = run(["git-filer", "hook", "pre-receive"], repo.path, check=False)
     assert proc.returncode == 2 and "unknown hook 'pre-receive'" in proc.stderr

@@ -342,9 +342,9 @@ def test_gc_remote_needs_yes_and_keeps_what_refs_reach(repo: Repo, origin: Path)
     orphan = obj(repo.remote_dir, b"orphan")
     orphan.parent.mkdir(parents=True, exist_ok=True)
     orphan.write_bytes(b"orphan")
-    proc = repo.filer("gc", "--remote", "origin", check=False)
+    proc = repo.filer("gc", "--git-remote", "origin", check=False)
     assert proc.returncode != 0 and "--yes" in proc.stderr and orphan.exists()
-    repo.filer("gc", "--remote", "origin", "--yes", "--grace", "0")
+    repo.filer("gc", "--git-remote", "origin", "--yes", "--grace", "0")
     assert not orphan.exists() and obj(repo.remote_dir, b"kept").exists()
 
 

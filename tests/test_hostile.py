@@ -579,8 +579,8 @@ def test_push_never_writes_through_a_linked_shard_of_the_remote(sandbox, liar):
 
 def test_gc_of_the_remote_never_deletes_through_a_linked_shard(sandbox, liar):
     _, work = sandbox.clone(liar, "-I", "good.bin")
-    sandbox.filer(work, "gc", "--remote", "origin", "--dry-run")
-    sandbox.filer(work, "gc", "--remote", "origin", "--yes")
+    sandbox.filer(work, "gc", "--git-remote", "origin", "--dry-run")
+    sandbox.filer(work, "gc", "--git-remote", "origin", "--yes")
 
 
 # -- names a terminal would interpret -------------------------------------------------------------------------
@@ -643,7 +643,7 @@ def test_every_hazard_at_once_through_status_ls_add_remove_and_gc(sandbox, sink)
     for args in (
         ["status"], ["status", "--json"], ["ls"], ["ls", "--json"], ["add", "sub/new.bin"], ["add", "evil/file.txt"],
         ["remove", "evil/sub"], ["remove", "evil2"], ["remove", "good.bin"], ["fsck"], ["validate"],
-        ["gc", "--grace", "0"], ["gc", "--grace", "0", "--shared-cache-ok"], ["gc", "--remote", "origin", "--yes"],
+        ["gc", "--grace", "0"], ["gc", "--grace", "0", "--shared-cache-ok"], ["gc", "--git-remote", "origin", "--yes"],
     ):
         sandbox.filer(work, *args)
 

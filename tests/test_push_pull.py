@@ -143,6 +143,7 @@ def test_corrupt_remote_object_is_refused_and_nothing_written(repo: Repo, tmp_pa
     os.chmod(remote_obj, 0o644)
     remote_obj.write_bytes(b"evil bytes")
     clone = clone_of(repo, tmp_path)
+    run(["git", "filer", "install"], clone)  # else the pull's first act, installing the hooks, is a change
     before = snapshot(clone)
     proc = run(["git", "filer", "pull"], clone, check=False)
     assert proc.returncode != 0

@@ -37,10 +37,10 @@ def test_s3_status_remote_uses_the_bucket(s3_repo):
     repo, bucket, client = s3_repo
     repo.write("a.bin", b"a")
     repo.filer("add", "a.bin")
-    assert json.loads(repo.filer("status", "--remote", "--json").stdout)[0]["state"] == "local"
+    assert json.loads(repo.filer("status", "--cloud", "--json").stdout)[0]["state"] == "local"
     repo.filer("push")
     client.delete_object(Bucket=bucket, Key=key(hashlib.sha256(b"a").hexdigest()))
-    assert json.loads(repo.filer("status", "--remote", "--json").stdout)[0]["in_remote"] is False
+    assert json.loads(repo.filer("status", "--cloud", "--json").stdout)[0]["in_remote"] is False
 
 
 def test_s3_push_of_a_directory_is_idempotent(s3_repo):

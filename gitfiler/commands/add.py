@@ -4,11 +4,13 @@ file, git-ignore the artifact and stage the registry and ignore files."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from .. import git, registry
 from ..errors import FilerError
+from ..hooks.install import InstallResult, ensure
 from ..ignorefile import ensure_ignored
 from ..paths import is_within
 from ..project import Project
@@ -61,7 +63,14 @@ def check_addable(project: Project, path: str, tracked: list[Entry]) -> str:
     return rel
 
 
-def add(project: Project, paths: list[str], *, jobs: int | None = None, meta: dict[str, Any] | None = None, stage: bool = True) -> list[AddResult]:
+def add(
+    project: Project, paths: list[str], *, jobs: int | None = None, meta: dict[str, Any] | None = None, stage: bool = True,
+    on_hooks: Callable[[InstallResult | None], None] | None = None,
+) -> list[AddResult]:
+    """`on_hooks`: install the git hooks this clone lacks first (`hooks.install.ensure`) and pass it what was done
+    (the command line does; the Python API leaves the hooks alone)."""
+    if on_hooks is not None:
+        on_hooks(ensure(project))
     tracked = project.load_entries()
     rels = [check_addable(project, p, tracked) for p in paths]
     by_registry = {e.registry: e for e in tracked}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,7 +11,7 @@ from .. import git, sync
 from ..closure import oids_or_self
 from ..configfile import set_local
 from ..errors import FilerError
-from ..hooks.install import install as install_hooks
+from ..hooks.install import InstallResult, ensure
 from ..project import Project
 from ..sync import SyncResult
 from ..transfer import ProgressSink
@@ -34,7 +35,7 @@ def clone(
     url: str, directory: str | None, *, branch: str | None = None, depth: int | None = None,
     include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), remote: str | None = None,
     cache: str | None = None, jobs: int | None = None, no_hooks: bool = False, verify: bool = False,
-    sink: ProgressSink | None = None,
+    sink: ProgressSink | None = None, on_hooks: Callable[[InstallResult | None], None] | None = None,
 ) -> CloneResult:
     dest = os.path.abspath(directory or os.path.basename(url.rstrip("/")).removesuffix(".git") or "repo")
     if os.path.exists(dest) and os.listdir(dest):
@@ -45,9 +46,12 @@ def clone(
         set_local(project, "cache_dir", os.path.abspath(cache))
     if remote:
         set_local(project, "default_remote", remote)
-    result = CloneResult(dest, hooks_installed=not no_hooks)
+    result = CloneResult(dest, hooks_installed=False)
     if not no_hooks:
-        install_hooks(project.root)
+        hooks = ensure(project)  # the same policy as every command: `hooks: false` in the repository's config is honoured
+        result.hooks_installed = hooks is not None and not hooks.problems
+        if on_hooks is not None:
+            on_hooks(hooks)
     if not project.initialized:
         return result
     entries, unreadable = sync.select(project, [], include, exclude, lenient=True)

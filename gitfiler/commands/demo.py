@@ -5,19 +5,71 @@ from __future__ import annotations
 import hashlib
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
 
+from ..env import VARIABLES, VERBOSE
 from ..errors import FilerError
 
 
-def run_demo(directory: str | None, say: Callable[[str], None]) -> None:
-    base = os.path.abspath(directory) if directory else tempfile.mkdtemp(prefix="gitfiler-demo-")
-    os.makedirs(base, exist_ok=True)
-    env = dict(os.environ, GIT_AUTHOR_NAME="demo", GIT_AUTHOR_EMAIL="demo@example.com",
+def _isolated_env() -> dict[str, str]:
+    """The environment of every step: the user's, minus what would reach outside the demo's directory.
+
+    A `GITFILER_REMOTE` or `GITFILER_CACHE_DIR` meant for real work would send the demo's random
+    bytes to a team remote or a shared cache, which removing the directory cannot undo; global
+    and system git config (a `core.hooksPath`, commit signing) could send the hooks elsewhere or
+    fail a step for reasons that have nothing to do with gitfiler.
+    """
+    dropped = {var.name for var in VARIABLES if var is not VERBOSE}
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
+    env.update(GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1",
+               GIT_AUTHOR_NAME="demo", GIT_AUTHOR_EMAIL="demo@example.com",
                GIT_COMMITTER_NAME="demo", GIT_COMMITTER_EMAIL="demo@example.com")
+    return env
+
+
+def run_demo(directory: str | None, say: Callable[[str], None], *, keep: bool = False) -> None:
+    """Run the journey in `directory` (default: a new temp dir), then remove what the demo created
+    unless `keep`. A directory that existed before is never removed; nor is one a step failed in,
+    so the failure can be looked at."""
+    created: str | None  # the outermost directory the demo made, removed at the end
+    if directory is None:
+        base = created = tempfile.mkdtemp(prefix="gitfiler-demo-")
+    else:
+        base = os.path.abspath(directory)
+        created = _outermost_missing(base)
+        os.makedirs(base, exist_ok=True)
+    try:
+        _journey(base, say)
+    except BaseException:
+        say(f"# the demo's files are left in {base}")
+        raise
+    if keep or created is None:
+        why = "" if keep else " (it existed before the demo, so it is not removed)"
+        say(f"# the demo's repositories are in {base}{why}")
+        return
+    shutil.rmtree(created)
+    say(f"# removed {created} (git filer demo --keep keeps it)")
+
+
+def _outermost_missing(path: str) -> str | None:
+    """The first directory on the way down to `path` that does not exist yet (None if `path` exists):
+    what `makedirs(path)` is about to create, so that removing it leaves the disk as it was."""
+    missing = None
+    while not os.path.lexists(path):
+        missing = path
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return missing
+
+
+def _journey(base: str, say: Callable[[str], None]) -> None:
+    env = _isolated_env()
     filer = [sys.executable, "-m", "gitfiler"]
 
     def sh(cmd: list[str], cwd: str, shown: str | None = None) -> str:

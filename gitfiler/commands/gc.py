@@ -10,7 +10,7 @@ commits not yet pushed to git. A registry file in history that no longer
 parses keeps every oid written in it (a stricter parser must not turn old
 commits into garbage).
 
-`gc --remote` holds the remote's exclusive lock (see `gitfiler.remotes.RemoteLock`)
+`gc --git-remote` holds the filer remote's exclusive lock (see `gitfiler.remotes.RemoteLock`)
 while it decides and deletes, so no pre-push check can pass in the middle of it.
 """
 

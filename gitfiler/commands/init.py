@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from .. import git
 from ..config import TRACKED, RemoteConfig
 from ..configfile import create_remote_dir, default_remote_dir, read, write
+from ..hooks.install import InstallResult, install_here, keep_out
 from ..ignorefile import ensure_union_merge
 from ..project import Project
 from ..remotes import parse_url
@@ -20,9 +21,13 @@ class InitResult:
     config: str
     remote: RemoteConfig
     created: bool
+    hooks: InstallResult | None = None  # what was installed; None when asked not to
 
 
-def init(project: Project, *, remote_url: str | None = None, stage: bool = True) -> InitResult:
+def init(project: Project, *, remote_url: str | None = None, stage: bool = True, hooks: bool = True, remember_no_hooks: bool = False) -> InitResult:
+    """Write the config (a new local remote unless `remote_url`), set up the union merge of
+    .gitignore files and install the hooks the config asks for (unless `hooks` is false;
+    `remember_no_hooks` also keeps gitfiler's later commands from installing them)."""
     path = os.path.join(project.root, TRACKED)
     doc = read(project, path)
     created = not doc
@@ -48,4 +53,9 @@ def init(project: Project, *, remote_url: str | None = None, stage: bool = True)
     if stage and project.has_git:
         git.add(project.root, staged)
     chosen = doc["default_remote"]
-    return InitResult(TRACKED, RemoteConfig(name=chosen, **remotes[chosen]), created)
+    result = InitResult(TRACKED, RemoteConfig(name=chosen, **remotes[chosen]), created)
+    if hooks and project.has_git:
+        result.hooks = install_here(project)
+    elif remember_no_hooks and project.has_git:
+        keep_out(project)
+    return result

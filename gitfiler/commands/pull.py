@@ -4,7 +4,10 @@ A registry file that cannot be read is reported; the other artifacts still land.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .. import sync
+from ..hooks.install import InstallResult, ensure
 from ..project import Project
 from ..sync import SyncResult
 from ..transfer import ProgressSink
@@ -13,6 +16,10 @@ from ..transfer import ProgressSink
 def pull(
     project: Project, paths: list[str], *, include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), force: bool = False,
     remote: str | None = None, jobs: int | None = None, sink: ProgressSink | None = None,
+    on_hooks: Callable[[InstallResult | None], None] | None = None,
 ) -> SyncResult:
+    """`on_hooks`: install the git hooks this clone lacks first (`hooks.install.ensure`) and pass it what was done."""
+    if on_hooks is not None:
+        on_hooks(ensure(project))
     entries, unreadable = sync.select(project, paths, include, exclude, lenient=True)
     return sync.pull(project, entries, force=force, remote=remote, jobs=project.jobs(jobs), sink=sink, unreadable=unreadable)

@@ -2,9 +2,10 @@
 
 No click, and nothing heavy until `triggers` says there is work: a hook with nothing to do
 costs a Python start and a git call or two. This module and `handler` are the only ones
-that talk to the terminal for hooks, and here hook policy is applied: only pre-push may
-fail the git operation; the others report, return 0, and leave `git filer pull` or the
-pre-push gate to finish the job.
+that talk to the terminal for hooks, and here hook policy is applied: only pre-push (the
+gate) and pre-commit (a file too large for git) may fail the git operation, and pre-commit
+only for that; the others report, return 0, and leave `git filer pull` or the pre-push gate
+to finish the job.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ NAMES = (*triggers.HOOKS, *PRE_COMMIT_STAGES)
 _FAILED = {
     "pre-push": ("push refused: ", ""),
     "post-commit": ("post-commit: could not upload this commit's artifacts: ", "they will be pushed by the pre-push hook at 'git push'"),
+    "pre-commit": ("pre-commit: could not check the sizes of the staged files: ", "the commit goes ahead unchecked"),
 }
 _HYDRATE_FAILED = "run 'git filer pull' when the remote is reachable"
 
@@ -79,7 +81,11 @@ def _run(name: str, args: list[str], stdin: str) -> int:
     from .. import git
 
     found = git.find_repo(".")
-    if found is None or triggers.idle(found.root, name, args, stdin):
+    if found is None:
+        return 0
+    if name == "pre-commit":
+        return _pre_commit(found.root)  # its check is its decision: asked once
+    if triggers.idle(found.root, name, args, stdin):
         return 0
     if name == "pre-push":
         return _pre_push(found.root, args[0], stdin)
@@ -105,6 +111,32 @@ def _pre_push(root: str, git_remote: str, stdin: str) -> int:
     if report.uploaded:
         say(f"uploaded {report.uploaded} object(s) to the filer remote before the push")
     return 0
+
+
+def _pre_commit(root: str) -> int:
+    """Refuse the commit when it adds or changes a file larger than `large_file_threshold`."""
+    limit = triggers.size_limit(root)
+    if limit is None:
+        return 0
+    too_large = [(path, size) for path, size in triggers.staged_sizes(root) if size > limit]
+    if not too_large:
+        return 0
+    import shlex
+
+    from ..quoting import quote_path
+
+    for path, size in too_large:
+        shown = quote_path(path)
+        arg = shlex.quote(path) if shown == path else shown  # a name that needs escaping is shown as git shows it
+        say(
+            f"commit refused: {shown} is {_mib(size)}, over the {_mib(limit)} limit for files in git (large_file_threshold); "
+            f"track it with 'git rm --cached {arg} && git filer add {arg}', or commit with --no-verify to keep it in git"
+        )
+    return 1
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1 << 20):.1f} MiB"
 
 
 def _post_commit(root: str) -> int:

@@ -1,8 +1,9 @@
 """Is there anything for a hook to do? Decided here, once per hook.
 
 Each decision is data: tests on git's arguments, then git commands whose answer says
-whether a registry file changed. `shims.py` renders that data as each shim's shell fast
-path (so git does not even start Python when there is nothing to do), and `idle()`
+whether a registry file changed (for pre-commit: whether a staged file is too large).
+`shims.py` renders that data as each shim's shell fast path (so git does not even start
+Python when there is nothing to do), and `idle()`
 evaluates the very same data in Python, for the entry (which also runs without a shim:
 the pre-commit framework, or by hand). Neither is more than a fast path: when git cannot
 tell (a first checkout has no old commit), the answer is "maybe", and the hook runs.
@@ -12,12 +13,13 @@ The words of a command are templates: `{arg1}`... are git's arguments to the hoo
 `{rsha}` are one pushed ref's local and remote commits. Python fills them with values, the
 shim generator with shell expansions (`"$1"`, `"$lsha"`).
 
-Imported on every hook's start: nothing but the standard library's abstract types; git is
-imported when a check runs.
+Imported on every hook's start: nothing but `os` (already loaded by Python itself) and the
+standard library's abstract types; git is imported when a check runs.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 
 from ..names import REGISTRY_SUFFIX
@@ -40,11 +42,11 @@ class Trigger:
     """One hook's decision. (Plain classes, not dataclasses or NamedTuples: this module is on
     every hook's start, and those imports would cost more than the decision.)"""
 
-    __slots__ = ("hook", "arity", "stdin", "idle_if", "unchanged", "per_ref", "commits")
+    __slots__ = ("hook", "arity", "stdin", "idle_if", "unchanged", "per_ref", "commits", "sizes")
 
     def __init__(
         self, hook: str, arity: int, stdin: bool, *, idle_if: tuple[ArgTest, ...] = (), unchanged: tuple[str, ...] = (),
-        per_ref: bool = False, commits: tuple[str, str] | None = None,
+        per_ref: bool = False, commits: tuple[str, str] | None = None, sizes: bool = False,
     ) -> None:
         self.hook = hook
         self.arity = arity  # how many arguments git passes
@@ -53,6 +55,7 @@ class Trigger:
         self.unchanged = unchanged  # a git command that exits 0 exactly when no registry file changed
         self.per_ref = per_ref  # pre-push: decided for each pushed ref from stdin (see the PUSH_ rules)
         self.commits = commits  # hooks that hydrate: the old and new commit to compare
+        self.sizes = sizes  # pre-commit: decided by the sizes of the staged files (see the STAGED_ rules)
 
 
 def _unchanged_between(old: str, new: str) -> tuple[str, ...]:
@@ -80,6 +83,7 @@ TRIGGERS: dict[str, Trigger] = {
             idle_if=(ArgTest("{arg1}", "rebase", equal=False),),
             unchanged=_unchanged_between("ORIG_HEAD", "HEAD"), commits=("ORIG_HEAD", "HEAD"),
         ),
+        Trigger("pre-commit", 0, False, sizes=True),
     )
 }
 HOOKS = tuple(TRIGGERS)  # the git hooks gitfiler installs
@@ -93,6 +97,14 @@ PUSH_REMOTE_HAS = ("cat-file", "-e", "{rsha}^{{commit}}")  # asked only when the
 PUSH_RANGE_KNOWN = ("{lsha}", "--not", "{rsha}")
 PUSH_RANGE_NEW = ("{lsha}", "--not", "--remotes={arg1}")
 PUSH_TOUCHES = ("rev-list", "-n", "1", "--full-history")  # + range + `-- {registry_files}`: prints a commit if any
+
+# pre-commit: nothing to do outside a gitfiler repository (no committed config), or when no file the
+# commit adds or changes is larger than `large_file_threshold`. The sizes are those of the staged
+# blobs, what the commit would store: in each `--raw` line the new blob id is the fourth
+# space-separated field, and `cat-file --batch-check` answers its size (submodules are skipped).
+# Both read the index git is committing (GIT_INDEX_FILE, for `commit -a` and `commit PATH`).
+STAGED = ("diff", "--cached", "--raw", "--no-abbrev", "--no-renames", "--no-color", "--ignore-submodules=all", "--diff-filter=AM")
+STAGED_SIZES = ("cat-file", "--batch-check=%(objectsize)")
 
 
 def registry_files() -> str:
@@ -124,6 +136,9 @@ def idle(root: str, hook: str, args: Sequence[str], stdin: str = "") -> bool:
         return True
     from .. import git
 
+    if trigger.sizes:
+        limit = size_limit(root)
+        return limit is None or all(size <= limit for _path, size in staged_sizes(root))
     if trigger.per_ref:
         for _lref, lsha, _rref, rsha in parse_push_lines(stdin):
             rng = push_range(root, args[0], lsha, rsha)
@@ -169,3 +184,38 @@ def push_range(root: str, git_remote: str, lsha: str, rsha: str) -> list[str] | 
     if rsha != ZERO and git.run(fill(PUSH_REMOTE_HAS, fields), root, check=False).returncode == 0:
         return fill(PUSH_RANGE_KNOWN, fields)
     return fill(PUSH_RANGE_NEW, fields)
+
+
+def size_limit(root: str) -> int | None:
+    """The largest file a commit may add to git here (`large_file_threshold`); None outside a
+    gitfiler repository."""
+    from ..project import Project
+
+    project = Project.find(root)
+    return project.config.large_file_threshold if project.initialized else None
+
+
+def _index_env() -> dict[str, str]:
+    """The index the commit is made from: git exports it to the hook (relative to the hook's
+    directory, the work tree's top), and gitfiler's own git calls drop it unless told."""
+    index = os.environ.get("GIT_INDEX_FILE")
+    return {"GIT_INDEX_FILE": os.path.abspath(index)} if index else {}
+
+
+def staged_sizes(root: str) -> list[tuple[str, int]]:
+    """(path, size in bytes) of each file the commit being made adds or changes, as staged."""
+    from .. import git
+
+    env = _index_env()
+    fields = git.run([*STAGED, "-z"], root, extra_env=env).stdout.split(b"\0")
+    staged: list[tuple[str, str]] = []  # (path, blob)
+    for meta, path in zip(fields[0::2], fields[1::2], strict=False):  # a NUL ends the output: one field more
+        # ":<old mode> <new mode> <old blob> <new blob> <status>", then the path
+        parts = meta.decode("ascii", "replace").split(" ")
+        if len(parts) == 5 and parts[1] != "160000":
+            staged.append((os.fsdecode(path), parts[3]))
+    if not staged:
+        return []
+    answer = git.run(list(STAGED_SIZES), root, input="".join(f"{blob}\n" for _path, blob in staged).encode(), extra_env=env).stdout
+    sizes = answer.decode("ascii", "replace").split("\n")
+    return [(path, int(size)) for (path, _blob), size in zip(staged, sizes, strict=False) if size.isdigit()]

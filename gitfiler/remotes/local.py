@@ -37,7 +37,11 @@ class LocalRemote(Remote):
         if not os.path.isdir(self.url):
             parent = os.path.dirname(self.url.rstrip(os.sep))
             if not os.path.isdir(parent):
-                raise RemoteError(f"remote '{self.name}': directory {self.url} does not exist and neither does its parent; fix the path with 'git filer remote add {self.name} PATH --force'")
+                fix = (
+                    f"fix the path with 'git filer remote add {self.name} PATH --force'" if self.name != self.url
+                    else "check the path, or create its parent directory first"
+                )
+                raise RemoteError(f"remote '{self.name}': directory {self.url} does not exist and neither does its parent; {fix}")
 
     def exists(self, oid: str) -> bool:
         return self.objects.has(oid)

@@ -137,7 +137,7 @@ def test_no_hooks_means_the_same_to_the_shim_and_to_gitfiler(tmp_path: Path, val
 
 
 def test_every_installed_hook_has_a_trigger_and_a_shim() -> None:
-    assert triggers.HOOKS == ("post-commit", "pre-push", "post-checkout", "post-merge", "post-rewrite")
+    assert triggers.HOOKS == ("post-commit", "pre-push", "post-checkout", "post-merge", "post-rewrite", "pre-commit")
     for name in triggers.HOOKS:
         text = shims.shim(name)
         assert text.startswith("#!/bin/sh\n" + shims.ID_LINE) and f"git-filer hook {name} " in text

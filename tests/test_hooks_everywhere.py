@@ -115,7 +115,7 @@ def test_the_push_gate_then_refuses_a_push_the_filer_remote_lacks_bytes_for(plai
     assert git(tmp_path / "origin.git", "rev-parse", "main").stdout == origin_before  # git sent nothing
     away.rename(published.remote_dir)
     proc = git(plain_clone, "push", "-q", "origin", "main")
-    assert "uploaded 1 object(s) to the filer remote before the push" in proc.stderr
+    assert f"uploaded 1 object(s) to 'local' ({published.remote_dir}) before the push" in proc.stderr
     assert obj(published.remote_dir, b"bytes only this clone has").exists()
 
 

@@ -109,7 +109,7 @@ def _pre_push(root: str, git_remote: str, stdin: str) -> int:
         say("fix them (e.g. 'git filer push' from a clone that has the bytes) and push again")
         return report.exit_code
     if report.uploaded:
-        say(f"uploaded {report.uploaded} object(s) to the filer remote before the push")
+        say(f"uploaded {report.uploaded} object(s) to {report.remote or 'the filer remote'} before the push")
     return 0
 
 
@@ -144,7 +144,7 @@ def _post_commit(root: str) -> int:
 
     result = post_commit.run(root)
     if result is not None and result.transfer.objects:
-        say(f"uploaded {result.transfer.objects} object(s) to the filer remote")
+        say(f"uploaded {result.transfer.objects} object(s) to {result.transfer.remote or 'the filer remote'}")
     return 0
 
 

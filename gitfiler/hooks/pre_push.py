@@ -34,6 +34,7 @@ class PrePushReport:
     registry_files: int = 0
     objects: int = 0
     uploaded: int = 0
+    remote: str = ""  # the filer remote checked, as messages name it
     refusals: list[Refusal] = field(default_factory=list)
 
     @property
@@ -99,7 +100,7 @@ def check(project: Project, commits: list[str], changes: list[git.Change], *, jo
     if not entries:
         return report
     remote = project.remote(jobs=jobs)
-    # A shared lock: no `gc --remote` deletes from the remote while this check runs, and
+    # A shared lock: no `gc --git-remote` deletes from the remote while this check runs, and
     # none is running now (else the push is refused: RemoteError). Three small requests.
     with remote.lock(PUSH):
         resolved = closure.resolve(
@@ -122,6 +123,7 @@ def check(project: Project, commits: list[str], changes: list[git.Change], *, jo
             commit, reg = owners[oid]
             report.refusals.append(Refusal(commit, reg, oid, why, result.codes.get(oid, ObjectMissingError.exit_code)))
         report.uploaded = result.objects
+        report.remote = result.remote
     return report
 
 

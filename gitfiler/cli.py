@@ -760,6 +760,51 @@ def validate(c: Ctx, as_json: bool) -> None:
     c.note("registry files and artifacts are consistent")
 
 
+@cli.command(short_help="Show the effective setup and what is wrong with it.")
+@json_option
+@pass_ctx
+def doctor(c: Ctx, as_json: bool) -> None:
+    """Show the effective setup and what is wrong with it, each problem with a one-line fix.
+
+    Every setting and where it comes from (committed file, per-clone file, environment,
+    default), the cache and its size, the git hooks, each remote's reachability and
+    credential source (never a secret), and the git, Python and gitfiler versions.
+    Exits non-zero when something is wrong: 3 for the configuration, 5 for a remote,
+    10 for the hooks. Works outside a repository and with a config that does not parse.
+
+    \b
+    Example:
+      git filer doctor
+      git filer doctor --json
+    """
+    from .commands.doctor import OK, PROBLEM
+    from .commands.doctor import doctor as do_doctor
+    from .ui import human_bytes
+
+    report = do_doctor(c.directory, version=__version__)
+    if as_json:
+        emit_json(report.to_json())
+    else:
+        width = max((len(check.name) for check in report.checks()), default=0)
+        for section in report.sections:
+            shown = [check for check in section.checks if check.status != OK or not c.quiet]
+            if shown:
+                click.echo(section.name)
+            for check in shown:
+                detail = escape_text(check.detail)
+                if check.data.get("bytes"):
+                    detail += f", {human_bytes(check.data['bytes'])}"
+                if check.source:
+                    detail += f"  [{check.source}]"
+                click.echo(f"  {check.status:<7}  {escape_text(check.name):<{width}}  {detail}")
+                if check.fix and check.status != OK:
+                    click.echo(f"  {'':<7}  {'':<{width}}  fix: {escape_text(check.fix)}")
+    if err := report.failure():
+        raise err
+    warnings = sum(check.status not in (OK, PROBLEM) for check in report.checks())
+    c.note("no problems found" + (f" ({warnings} warning(s))" if warnings else ""))
+
+
 @cli.command("check-large-files", short_help="Refuse files too large for git.")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--max-size", metavar="SIZE", help="Largest file git may hold, e.g. 500k, 10M (default: large_file_threshold, 10M).")

@@ -27,6 +27,9 @@ BOOL_KEYS = ("hooks", "large_file_check")
 # environment or the command line; in the committed file they are ignored (as git-lfs
 # ignores unsafe keys in .lfsconfig) and `ignored` says so.
 LOCAL_ONLY_KEYS = ("cache_dir", "checkout")
+# Where a setting's value comes from (`Config.source`), as `git filer doctor` names it. The command
+# line wins over all of these for one run; the default applies when nothing set the key.
+COMMITTED, PER_CLONE, ENVIRONMENT, DEFAULT = "committed", "per-clone", "environment", "default"
 _SECRET_WORDS = ("secret", "password", "token", "access_key", "credential")
 
 
@@ -61,6 +64,19 @@ class Config:
     large_file_check: bool = True  # the hooks include pre-commit, refusing files over large_file_threshold
     remotes: dict[str, RemoteConfig] = field(default_factory=dict)
     ignored: list[str] = field(default_factory=list)  # committed keys not honoured (LOCAL_ONLY_KEYS)
+    # Provenance: key (top-level, or "remotes.NAME") -> each (source, value) that set it, in the
+    # order applied; the last is in effect. Kept whole so a check can ask what the committed file
+    # said even where the per-clone file overrides it (a committed default must name a committed remote).
+    origins: dict[str, list[tuple[str, Any]]] = field(default_factory=dict)
+
+    def source(self, key: str) -> str:
+        """Where the value in effect for `key` comes from: COMMITTED, PER_CLONE, ENVIRONMENT or DEFAULT."""
+        set_by = self.origins.get(key)
+        return set_by[-1][0] if set_by else DEFAULT
+
+    def value_from(self, key: str, source: str) -> Any:
+        """What `source` set `key` to (None when it did not set it)."""
+        return next((value for where, value in reversed(self.origins.get(key, [])) if where == source), None)
 
 
 DEFAULT_JOBS = 16
@@ -110,8 +126,11 @@ def _refuse_secrets(node: Any, where: str) -> None:
 
 
 def merge(tracked: dict[str, Any], local: dict[str, Any]) -> Config:
+    """The config in effect: the committed file, then the per-clone file over it, then
+    GITFILER_CHECKOUT; `cfg.origins` records which of them set each key."""
     cfg = Config()
     for doc, committed in ((tracked, True), (local, False)):
+        source = COMMITTED if committed else PER_CLONE
         for key in ("default_remote", "checkout", "autopush", "autopull", "large_file_threshold", "cache_dir", "jobs", *BOOL_KEYS):
             if key not in doc:
                 continue
@@ -119,9 +138,14 @@ def merge(tracked: dict[str, Any], local: dict[str, Any]) -> Config:
                 cfg.ignored.append(key)
                 continue
             setattr(cfg, key, doc[key])
+            cfg.origins.setdefault(key, []).append((source, doc[key]))
         for name, settings in (doc.get("remotes") or {}).items():
             cfg.remotes[name] = RemoteConfig(name=name, committed=committed, **settings)
-    cfg.checkout = env.checkout(STRATEGIES) or cfg.checkout
+            cfg.origins.setdefault(f"remotes.{name}", []).append((source, cfg.remotes[name]))
+    strategy = env.checkout(STRATEGIES)
+    if strategy:
+        cfg.checkout = strategy
+        cfg.origins.setdefault("checkout", []).append((ENVIRONMENT, strategy))
     return cfg
 
 

@@ -90,7 +90,7 @@ class TransientRemoteError(RemoteError):
 
 # When a bulk operation meets problems of several kinds, it exits with the code of the most
 # serious one: data that is wrong, then input that is hostile, then what stops the work.
-_SEVERITY = (6, 4, 9, 5, 7, 3, 8)
+_SEVERITY = (6, 4, 9, 5, 7, 3, 8, 10)
 
 
 def most_serious(codes: list[int]) -> int:

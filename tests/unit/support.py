@@ -31,3 +31,15 @@ def typed(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return (type(value).__name__, [typed(v) for v in value])
     return (type(value).__name__, value)
+
+
+def is_safe_path(path: str) -> bool:
+    """Whether gitfiler accepts `path` as a relative path inside its tree."""
+    from gitfiler.errors import UnsafePathError
+    from gitfiler.paths import check_relative
+
+    try:
+        check_relative(path)
+    except UnsafePathError:
+        return False
+    return True

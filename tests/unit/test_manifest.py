@@ -10,22 +10,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gitfiler.errors import RegistryError, UnsafePathError
+from gitfiler.errors import RegistryError
 from gitfiler.manifest import ManifestEntry, decode, encode
-from gitfiler.paths import check_relative
 
-from .support import UNIT
+from .support import UNIT, is_safe_path
 
 OID = "sha256:" + "b" * 64
 WHERE = "data.filer (manifest)"
 
 
-def _safe(path: str) -> bool:
-    try:
-        check_relative(path)
-    except UnsafePathError:
-        return False
-    return True
+_safe = is_safe_path
 
 
 segments = st.one_of(

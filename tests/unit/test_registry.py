@@ -15,10 +15,9 @@ from hypothesis import strategies as st
 
 from gitfiler import registry
 from gitfiler.errors import RegistryError, UnsafePathError
-from gitfiler.paths import check_relative
 from gitfiler.registry import Entry
 
-from .support import UNIT, typed
+from .support import UNIT, is_safe_path, typed
 
 OID = "sha256:" + "a" * 64
 REG = "models/x.bin.filer"
@@ -41,12 +40,7 @@ def _valid_segment(s: str) -> bool:
 
 
 any_segments = st.text(st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=10).filter(_valid_segment)
-def _safe(path: str) -> bool:
-    try:
-        check_relative(path)
-    except UnsafePathError:
-        return False
-    return True
+_safe = is_safe_path
 
 
 segments = st.one_of(plain_segments, st.sampled_from(TRICKY), any_segments)

@@ -705,6 +705,8 @@ def remove_cmd(c: Ctx, paths: tuple[str, ...], keep_files: bool, remove_remote: 
         c.say(f"removed {quote_path(artifact)}")
     if result.remote_deleted:
         c.say(f"deleted {result.remote_deleted} object(s) from the remote")
+    if result.remote_kept:
+        c.say(f"kept {result.remote_kept} object(s) in the remote: artifacts still tracked here use them too")
 
 
 @cli.command(short_help="Re-hash the cache and report corrupt objects.")

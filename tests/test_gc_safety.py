@@ -230,3 +230,32 @@ def test_s3_gc_deletes_an_old_unreferenced_object_and_keeps_a_young_one(s3_repo,
     out = r.filer("gc", "--git-remote", "origin", "--yes").stdout
     assert "deleted 0 object(s)" in out and "1 unreferenced but younger than" in out
     assert "Contents" not in client.list_objects_v2(Bucket=bucket, Prefix="proj/locks/")
+
+
+def test_remove_from_remote_keeps_objects_another_tracked_artifact_uses(repo, tmp_path):
+    import hashlib
+
+    repo.write("a/same.bin", b"shared content")
+    repo.write("b/same.bin", b"shared content")
+    repo.write("c/own.bin", b"only mine")
+    repo.filer("add", "a/same.bin", "b/same.bin", "c/own.bin")
+    repo.git("commit", "-qm", "three")  # the post-commit hook uploads them
+    shared = repo.remote_dir / "objects/sha256" / hashlib.sha256(b"shared content").hexdigest()[:2]
+    own = repo.remote_dir / "objects/sha256" / hashlib.sha256(b"only mine").hexdigest()[:2]
+    out = repo.filer("remove", "a/same.bin", "c/own.bin", "--from-remote")
+    assert "kept 1 object(s) in the remote" in out.stdout
+    assert any(shared.iterdir())  # b/same.bin still needs it
+    assert not own.exists() or not any(own.iterdir())
+
+
+def test_remove_from_remote_is_refused_while_a_gc_holds_the_remote(repo):
+    from gitfiler.project import Project
+    from gitfiler.remotes import GC
+
+    repo.write("m.bin", b"bytes")
+    repo.filer("add", "m.bin")
+    repo.git("commit", "-qm", "m")
+    with Project.find(str(repo.path)).remote().lock(GC):
+        out = repo.filer("remove", "m.bin", "--from-remote", check=False)
+    assert out.returncode == 5, out.stderr
+    assert (repo.path / "m.bin.filer").exists()

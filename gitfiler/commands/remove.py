@@ -12,6 +12,7 @@ from ..errors import ConflictError
 from ..ignorefile import unignore
 from ..project import Project
 from ..registry import Entry
+from ..remotes import GC
 from ..workspace import current
 
 
@@ -19,11 +20,34 @@ from ..workspace import current
 class RemoveResult:
     removed: list[str] = field(default_factory=list)
     remote_deleted: int = 0
+    remote_kept: int = 0  # objects also used by artifacts still tracked here, so left in the remote
 
 
 def remove_paths(project: Project, paths: list[str], **options: object) -> RemoveResult:
     """`remove` for the artifacts `paths` name (artifacts or their registry files)."""
     return remove(project, project.select(project.load_entries(), paths), **options)  # type: ignore[arg-type]
+
+
+def _delete_from_remote(project: Project, entries: list[Entry], remote: str | None, result: RemoveResult) -> None:
+    """Delete the artifacts' objects from the remote, except those another artifact of this
+    checkout still uses (same content at another path, a file shared by two directories).
+    Other commits may still need what goes: that is what the user asked for (a leaked file).
+    Under the remote's gc lock, so no push check vouches for an object while it is deleted."""
+    rem = project.remote(remote)
+    going = {e.registry for e in entries}
+    others, _bad = project.load_entries_lenient()
+    still_used = {o for e in others if e.registry not in going for o in oids_or_self(project.store, e)}
+    with rem.lock(GC) as lock:
+        for e in entries:
+            oids = list(reversed(oids_or_self(project.store, e)))  # manifest first: it vouches for its files
+            for oid in oids:
+                if oid in still_used:
+                    result.remote_kept += 1
+                    continue
+                lock.keep_alive()
+                rem.delete(oid)
+                result.remote_deleted += 1
+            project.state.remote_mark(rem.name, [o for o in oids if o not in still_used], present=False)
 
 
 def remove(project: Project, entries: list[Entry], *, remove_remote: bool = False, remote: str | None = None, keep_files: bool = False) -> RemoveResult:
@@ -34,13 +58,7 @@ def remove(project: Project, entries: list[Entry], *, remove_remote: bool = Fals
             raise ConflictError(f"{', '.join(modified)} differ from their registry files; re-add or restore them before removing", kept=modified)
     result = RemoveResult()
     if remove_remote:
-        rem = project.remote(remote)
-        for e in entries:
-            oids = list(reversed(oids_or_self(project.store, e)))  # manifest first: it vouches for its files
-            for oid in oids:
-                rem.delete(oid)
-                result.remote_deleted += 1
-            project.state.remote_mark(rem.name, oids, present=False)
+        _delete_from_remote(project, entries, remote, result)
     to_stage: list[str] = []
     for e in entries:
         if not keep_files:

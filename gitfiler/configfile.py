@@ -77,7 +77,21 @@ def editing(project: Project, *, local: bool) -> Iterator[dict[str, Any]]:
         git.add(project.root, [TRACKED])
 
 
+def get_local(project: Project) -> dict[str, Any]:
+    """The untracked per-clone config as written (empty without a git directory)."""
+    return read(project, project.local_config_path) if project.local_config_path else {}
+
+
 def set_local(project: Project, key: str, value: object) -> None:
-    """Set one top-level key in the untracked per-clone config."""
-    with editing(project, local=True) as doc:
+    """Set one top-level key in the untracked per-clone config (None removes it). The file is
+    written only when that changes it, so callers may say what they want on every run."""
+    if not project.local_config_path:
+        return
+    doc = get_local(project)
+    if (key not in doc) if value is None else (doc.get(key, object()) == value):
+        return
+    if value is None:
+        del doc[key]
+    else:
         doc[key] = value
+    write(project, project.local_config_path, doc)

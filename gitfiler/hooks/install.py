@@ -164,10 +164,10 @@ def install_here(project: Project, *, force: bool = False, large_file_check: boo
     """`git filer install`: the hooks this clone's config asks for. An earlier `uninstall`'s
     `hooks: false` is lifted, and a `large_file_check` choice is kept in the per-clone config, so
     what gitfiler's commands keep installed (`ensure`) is what was asked for here."""
-    if _local(project).get("hooks") is False:
-        _remember(project, "hooks", None)
+    if configfile.get_local(project).get("hooks") is False:
+        configfile.set_local(project, "hooks", None)
     if large_file_check is not None:
-        _remember(project, "large_file_check", large_file_check)
+        configfile.set_local(project, "large_file_check", large_file_check)
     names = wanted(project.config)
     result = install(project.root, force=force, names=names)
     dropped = uninstall(project.root, [n for n in HOOKS if n not in names])
@@ -181,34 +181,14 @@ def uninstall_here(project: Project) -> InstallResult:
     config stops gitfiler's commands from installing them again (`install` lifts it)."""
     result = uninstall(project.root)
     if project.has_git:
-        _remember(project, "hooks", False)
+        configfile.set_local(project, "hooks", False)
     return result
 
 
 def keep_out(project: Project) -> None:
     """`init --no-hooks`: no hooks in this clone, and gitfiler's commands do not add them
     later (`install` lifts it)."""
-    _remember(project, "hooks", False)
-
-
-def _local(project: Project) -> dict[str, object]:
-    if not project.has_git:
-        return {}
-    return configfile.read(project, configfile.config_path(project, local=True))
-
-
-def _remember(project: Project, key: str, value: object) -> None:
-    """Set `key` in the per-clone config (None: remove it), writing only when that changes it."""
-    if not project.has_git:
-        return
-    doc = _local(project)
-    if (key not in doc) if value is None else (key in doc and doc[key] == value):
-        return
-    if value is None:
-        del doc[key]
-    else:
-        doc[key] = value
-    configfile.write(project, configfile.config_path(project, local=True), doc)
+    configfile.set_local(project, "hooks", False)
 
 
 def ensure(project: Project) -> InstallResult | None:

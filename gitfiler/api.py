@@ -6,6 +6,7 @@ this module only maps names to artifacts and objects to bytes.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import os
 from dataclasses import asdict, dataclass, field
@@ -19,7 +20,7 @@ from .commands import status as status_cmd
 from .errors import ConflictError, FilerError, IntegrityError
 from .objects import OID_PREFIX
 from .project import Project
-from .registry import SUFFIX, Entry
+from .registry import SUFFIX, Entry, check_type_version
 
 
 @dataclass
@@ -108,8 +109,15 @@ class Filer:
 
     # -- writing -------------------------------------------------------------------------
 
-    def dump(self, obj: Any, name: str, *, push: bool = False, overwrite: bool = False, serializer: str = "pickle", meta: dict[str, Any] | None = None) -> str:
+    def dump(
+        self, obj: Any, name: str, *, push: bool = False, overwrite: bool = False, serializer: str = "pickle", meta: dict[str, Any] | None = None,
+        type: str | None = None, version: str | None = None,
+    ) -> str:
         """Serialise `obj` to `<directory>/<name><ext>`, track it, and return its path.
+
+        `type` (e.g. "model") and `version` (e.g. "1.4.0") are recorded as `meta.type` and
+        `meta.version`, as `git filer add --type --version` records them; a bad value, or one
+        also given in `meta`, raises FilerError before anything is written.
 
         Refused when `name` exists, unless `overwrite=True`; refused even then while
         the artifact is synced (remove it with `remove(name, remove_remote=True)` first),
@@ -117,6 +125,7 @@ class Filer:
         """
         if not name or "/" in name or name.startswith("."):
             raise FilerError(f"{name!r} is not a valid artifact name; use a plain file name without '/'")
+        check_type_version(type, version, meta)
         ser = serializers.get(serializer)
         target = os.path.join(self.directory, name + ser.extension)
         rel = self.project.relpath(target)
@@ -138,9 +147,10 @@ class Filer:
                 ser.dump(obj, f)
 
         self.project.tree.publish(rel, write)
-        info = {"serializer": ser.name, "type": f"{type(obj).__module__}.{type(obj).__qualname__}"}
+        # The Python class is `python_class`: `type` is the artifact's type, a name a release uses.
+        info = {"serializer": ser.name, "python_class": f"{builtins.type(obj).__module__}.{builtins.type(obj).__qualname__}"}
         info.update(meta or {})
-        add_cmd.add(self.project, [target], jobs=self.jobs, meta=info)
+        add_cmd.add(self.project, [target], jobs=self.jobs, meta=info, type=type, version=version)
         if push:
             self.push(name)
         return target
@@ -231,6 +241,30 @@ class Filer:
             print(f"{info.name} ({info.state})")  # noqa: T201 - show_files is documented to print, for notebooks
         return out
 
+    @staticmethod
+    def from_env() -> LiveRelease:
+        """Deploy the release the environment names and return a reader of it: a container's start-up.
+
+        Reads GITFILER_REMOTE, GITFILER_RELEASE, GITFILER_TARGET (and GITFILER_CACHE_DIR, the S3
+        endpoint, retry and jobs variables), reporting every missing or bad one at once before
+        anything is fetched; deploys like `git-filer deploy --from-env` (nothing to do when the
+        release is already live); needs no git and no repository.
+
+        Example::
+
+            live = Filer.from_env()
+            model = live.load("model")                  # a component name, or a path in the release
+            tokenizer_dir = live.path("tokenizer")
+        """
+        from .commands import deploy as deploy_cmd
+
+        settings = deploy_cmd.settings_from_env()
+        jobs = settings.jobs or 16
+        cache = settings.cache or os.path.join(os.path.abspath(settings.target), ".filer-deploy", "cache")
+        source = deploy_cmd.remote_source(settings.remote, settings.release, cache=cache, jobs=jobs)
+        deploy_cmd.deploy(settings.target, source, jobs=jobs)
+        return LiveRelease(settings.target)
+
     def path(self, name: str) -> str:
         """A local path holding exactly the committed bytes of `name`, hydrating it if needed."""
         entry = self._get(name)
@@ -273,6 +307,56 @@ class Filer:
         return data
 
 
+class LiveRelease:
+    """The release live in a deployment target, pinned when this object is made: a later switch
+    of `current` does not change what it reads, so one process never mixes two releases."""
+
+    def __init__(self, target: str | os.PathLike[str]) -> None:
+        from .deployment import Target
+
+        where = Target(os.fspath(target))
+        name = where.live()
+        record = where.record(name) if name else None
+        if name is None or record is None:
+            raise FilerError(f"nothing is live in {where.root}; deploy a release there first")
+        self.release = name
+        self.root = where.release_dir(name)
+        self._files = {f.path: f for f in record.files}
+        manifest = where.release_manifest(name)
+        self.components = {c.name: c.path for c in manifest.components} if manifest else {}
+
+    def path(self, name: str) -> str:
+        """The absolute path of a component (by name) or of a file or directory (by its path in the release)."""
+        from .paths import check_relative
+
+        rel = self.components.get(name) or check_relative(name, "path")
+        if rel not in self._files and not any(p.startswith(rel + "/") for p in self._files):
+            raise FilerError(f"{name!r} is not in release {self.release} (components: {', '.join(sorted(self.components)) or 'none'})")
+        return os.path.join(self.root, *rel.split("/"))
+
+    def open(self, name: str) -> BinaryIO:
+        return builtins.open(self.path(name), "rb")
+
+    def load(self, name: str, *, serializer: str | None = None) -> Any:
+        """Deserialise a file of the release, after checking its bytes against the deployed oid.
+        The serializer is `serializer`, else the registered one whose extension the file has."""
+        rel = self.components.get(name) or name
+        placed = self._files.get(rel)
+        if placed is None:
+            raise FilerError(f"{name!r} is not a file of release {self.release}; use path({name!r}) for a directory")
+        with self.open(name) as f:
+            data = f.read(placed.size + 1)
+        if OID_PREFIX + hashlib.sha256(data).hexdigest() != placed.oid:
+            raise IntegrityError(f"{self.path(name)} does not hash to {placed.oid}; the live release was changed (run 'git-filer deploy verify --deep')", oid=placed.oid)
+        if serializer is None:
+            ext = os.path.splitext(rel)[1]
+            found = [n for n in serializers.names() if serializers.get(n).extension == ext]
+            if not found:
+                raise FilerError(f"no serializer for {ext or 'files without an extension'}; pass serializer='pickle' (or another registered name)")
+            serializer = found[0]
+        return serializers.load_bytes(serializers.get(serializer), data)
+
+
 def _read_if_matches(project: Project, entry: Entry) -> bytes | None:
     """The work-tree copy's bytes if they are exactly the registered ones (read without following a link)."""
     try:
@@ -284,4 +368,4 @@ def _read_if_matches(project: Project, entry: Entry) -> bytes | None:
     return data if OID_PREFIX + hashlib.sha256(data).hexdigest() == entry.oid else None
 
 
-__all__ = ["Filer", "FileInfo"]
+__all__ = ["Filer", "FileInfo", "LiveRelease"]

@@ -492,17 +492,24 @@ def remote_default(c: Ctx, name: str, local: bool) -> None:
 @cli.command(short_help="Track files or directories.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("-m", "--meta", "meta", multiple=True, metavar="KEY=VALUE", help="Record free-form metadata (repeatable).")
+@click.option("--type", "art_type", metavar="TYPE", help="Record the artifact's type (e.g. model), the name a release gives it: letters, digits, . _ -.")
+@click.option("--version", "art_version", metavar="VERSION", help="Record the artifact's version (e.g. 1.4.0 or 2026.11.1): one line of text.")
 @jobs_option
 @json_option
 @pass_ctx
-def add(c: Ctx, paths: tuple[str, ...], meta: tuple[str, ...], jobs: int | None, as_json: bool) -> None:
+def add(c: Ctx, paths: tuple[str, ...], meta: tuple[str, ...], art_type: str | None, art_version: str | None, jobs: int | None, as_json: bool) -> None:
     """Track files or directories: hash into the cache, write PATH.filer, git-ignore PATH, stage.
+
+    Re-adding keeps the metadata, type and version already recorded unless given again.
 
     \b
     Example:
       git filer add models/resnet.pt data/train/ -m framework=torch
+      git filer add models/resnet.pt --type model --version 1.4.0
     """
     from .commands.add import add as do_add
+    from .errors import FilerError
+    from .registry import check_type_version
 
     metadata: dict[str, Any] = {}
     for item in meta:
@@ -510,8 +517,12 @@ def add(c: Ctx, paths: tuple[str, ...], meta: tuple[str, ...], jobs: int | None,
         if not sep or not key:
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--meta")
         metadata[key] = value
+    try:
+        check_type_version(art_type, art_version, metadata)
+    except FilerError as err:
+        raise click.BadParameter(str(err)) from None
     project = c.project()
-    results = do_add(project, list(paths), jobs=jobs, meta=metadata, on_hooks=c.hooks)
+    results = do_add(project, list(paths), jobs=jobs, meta=metadata, type=art_type, version=art_version, on_hooks=c.hooks)
     if as_json:
         emit_json([r.to_json() for r in results])
         return
@@ -567,7 +578,7 @@ def status(c: Ctx, paths: tuple[str, ...], check_remote: bool, remote: str | Non
 @json_option
 @pass_ctx
 def ls_cmd(c: Ctx, paths: tuple[str, ...], as_json: bool) -> None:
-    """List tracked artifacts with size, oid and metadata.
+    """List tracked artifacts with size, oid and metadata (type and version first).
 
     \b
     Example:
@@ -582,7 +593,10 @@ def ls_cmd(c: Ctx, paths: tuple[str, ...], as_json: bool) -> None:
         return
     for e in entries:
         # meta is free-form text from the repository: quoted like a name so it cannot break the line.
-        meta = " ".join(f"{quote_path(k)}={quote_path(str(v))}" for k, v in sorted(e.meta.items()))
+        # The type and version lead (gitfiler gives them a meaning), the other keys follow sorted.
+        first = [k for k in ("type", "version") if k in e.meta]
+        keys = first + sorted(k for k in e.meta if k not in first)
+        meta = " ".join(f"{quote_path(k)}={quote_path(str(e.meta[k]))}" for k in keys)
         click.echo(f"{e.kind:<4} {human_bytes(e.size):>10}  {e.oid[7:19]}  {quote_path(e.artifact)}{'  ' + meta if meta else ''}")
 
 
@@ -906,6 +920,8 @@ def _register_completion() -> None:
     sc.add_completion_class(named(sc.ZshComplete), "zsh")
     sc.add_completion_class(named(sc.FishComplete), "fish")
 
+
+from . import cli_deploy  # noqa: E402, F401 - registers the release and deploy verbs on `cli`
 
 # -- entry point ----------------------------------------------------------------------------
 

@@ -53,7 +53,12 @@ AUTOPULL = Var("GITFILER_AUTOPULL", "yes/no", "config `autopull`", "checkout, me
 JOBS = Var("GITFILER_JOBS", "number", "config `jobs`, else 16", "parallel transfers (`-j` wins)")
 CHECKOUT = Var("GITFILER_CHECKOUT", "name", "config `checkout`, else `auto`", "checkout strategy, overriding the config: auto, reflink, copy, hardlink, symlink")
 CACHE_DIR = Var("GITFILER_CACHE_DIR", "path", "`.git/filer` (shared by worktrees)", "use this directory as the object cache (e.g. a host-wide shared cache; `--cache` wins)")
-REMOTE = Var("GITFILER_REMOTE", "text", "config `default_remote`", "remote name or URL to use instead of the default (`-r` wins)")
+REMOTE = Var(
+    "GITFILER_REMOTE", "text", "config `default_remote`",
+    "remote name or URL to use instead of the default (`-r` wins); for `deploy --from-env`, the URL releases come from",
+)
+RELEASE = Var("GITFILER_RELEASE", "name", "none", "the release `git-filer deploy --from-env` and `Filer.from_env()` put live")
+TARGET = Var("GITFILER_TARGET", "path", "none", "the directory `deploy --from-env` and `Filer.from_env()` deploy into (`releases/`, `current`)")
 DATA_HOME = Var("GITFILER_HOME", "path", "`$XDG_DATA_HOME/gitfiler`, else `~/.local/share/gitfiler`", "where `init` creates default local remotes")
 RETRY_BUDGET = Var(
     "GITFILER_RETRY_BUDGET", "seconds", "120",
@@ -63,7 +68,7 @@ S3_ENDPOINT_URL = Var("GITFILER_S3_ENDPOINT_URL", "text", "the remote's `endpoin
 S3_MAX_ATTEMPTS = Var("GITFILER_S3_MAX_ATTEMPTS", "number", "the remote's `max_attempts`, else 5", "boto3 retry attempts per S3 request")
 
 VARIABLES: tuple[Var, ...] = (
-    CACHE_DIR, REMOTE, JOBS, CHECKOUT, DATA_HOME, AUTOPUSH, AUTOPULL, NO_HOOKS, VERBOSE, RETRY_BUDGET, S3_ENDPOINT_URL, S3_MAX_ATTEMPTS,
+    CACHE_DIR, REMOTE, RELEASE, TARGET, JOBS, CHECKOUT, DATA_HOME, AUTOPUSH, AUTOPULL, NO_HOOKS, VERBOSE, RETRY_BUDGET, S3_ENDPOINT_URL, S3_MAX_ATTEMPTS,
 )
 
 DEFAULT_RETRY_BUDGET_S = 120.0

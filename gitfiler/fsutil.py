@@ -35,17 +35,27 @@ def unlink_quietly(path: str) -> None:
         pass
 
 
-def publish(target: str, fill: Callable[[str], None], *, tmp: str | None = None, before_rename: Callable[[], None] | None = None) -> None:
+def publish(
+    target: str, fill: Callable[[str], None], *, tmp: str | None = None, before_rename: Callable[[], None] | None = None, replace: bool = True,
+) -> None:
     """Create `target` whole or not at all: `fill` writes the fresh path `tmp` (by default
     beside the target), which is then renamed over `target`. A crash leaves the old file or
     the new one, never half; the temp never outlives a failure. `before_rename` re-checks
-    the destination right before the rename (the work tree's link check)."""
+    the destination right before the rename (the work tree's link check). With
+    `replace=False` an existing `target` is kept and FileExistsError raised: the temp is
+    hard-linked to the name, which, unlike a rename, refuses to replace it, atomically."""
     tmp = tmp or temp_name_beside(target)
     try:
         fill(tmp)
         if before_rename is not None:
             before_rename()
-        os.replace(tmp, target)
+        if replace:
+            os.replace(tmp, target)
+        else:
+            try:
+                os.link(tmp, target)
+            finally:
+                unlink_quietly(tmp)
     except BaseException as err:
         unlink_quietly(tmp)
         if isinstance(err, OSError) and is_disk_full(err):

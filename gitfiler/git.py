@@ -443,6 +443,33 @@ def files_at(root: str, commit: str, paths: list[str], *, max_size: int = MAX_BL
     return out
 
 
+def files_named(root: str, commit: str, suffix: str, *, max_size: int = MAX_BLOB_BYTES) -> Blobs:
+    """Contents of every regular file in `commit`'s tree whose name ends in `suffix`, keyed by
+    repo-relative path (those above `max_size` in `.too_large`). A commit that does not exist yields nothing."""
+    if commit.startswith("-"):
+        raise ValueError(f"not a revision: {commit!r}")
+    proc = run(["ls-tree", "-r", "-z", "--full-tree", commit], root, check=False, literal=True)
+    if proc.returncode != 0:
+        return Blobs()
+    ids: dict[str, str] = {}
+    for record in proc.stdout.split(b"\0"):
+        meta, tab, name = record.partition(b"\t")
+        if not tab:
+            continue
+        mode, kind, oid = meta.decode().split(" ")
+        path = os.fsdecode(name)
+        if kind == "blob" and mode != "120000" and path.endswith(suffix) and len(path.rpartition("/")[2]) > len(suffix):
+            ids[path] = oid
+    blobs = read_blobs(root, list(ids.values()), max_size=max_size)
+    out = Blobs()
+    for path, oid in ids.items():
+        if oid in blobs:
+            out[path] = blobs[oid]
+        elif oid in blobs.too_large:
+            out.too_large[path] = blobs.too_large[oid]
+    return out
+
+
 def git_path(root: str, name: str) -> str:
     """`git rev-parse --git-path NAME`: honours core.hooksPath and linked worktrees."""
     out = os.fsdecode(run(["rev-parse", "--git-path", name], root).stdout).removesuffix("\n")

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import RegistryError, UnsafePathError
+from .errors import FilerError, RegistryError, UnsafePathError
 from .names import REGISTRY_SUFFIX
 from .objects import is_oid
 from .paths import check_relative
@@ -274,3 +274,43 @@ def write(tree: TreeFS, entry: Entry) -> bool:
         return False
     tree.write_atomic(entry.registry, data)
     return True
+
+
+# `meta.type` and `meta.version`: the two metadata keys gitfiler itself gives a meaning. A type
+# becomes a component and link name in releases, so it is as narrow as a file name can be.
+_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+MAX_VERSION_CHARS = 128
+
+
+def type_problem(value: object) -> str | None:
+    """Why `value` cannot be an artifact type (None when it can)."""
+    if not isinstance(value, str) or not _TYPE.fullmatch(value) or ".." in value:
+        return f"artifact type {value!r} is not allowed; use letters, digits and . _ - (starting with a letter or digit, at most 64, no '..')"
+    return None
+
+
+def version_problem(value: object) -> str | None:
+    """Why `value` cannot be an artifact version (None when it can): free text on one line."""
+    if not isinstance(value, str):
+        return f"artifact version {value!r} must be text, not {type(value).__name__}; quote it"
+    if not value or value != value.strip() or len(value) > MAX_VERSION_CHARS or not value.isprintable():
+        return f"artifact version {value!r} is not allowed; use one line of at most {MAX_VERSION_CHARS} printable characters, without leading or trailing spaces"
+    return None
+
+
+def check_type_version(type: str | None = None, version: str | None = None, meta: dict[str, Any] | None = None) -> dict[str, str]:
+    """The `type` and `version` metadata to record, from the arguments or from `meta` (which may hold
+    them too, but not both ways at once), validated. Raises FilerError saying what is wrong."""
+    meta = meta or {}
+    out: dict[str, str] = {}
+    for key, value, check in (("type", type, type_problem), ("version", version, version_problem)):
+        if value is not None and key in meta:
+            raise FilerError(f"the artifact {key} is given twice ({key}={meta[key]!r} in meta and {key}={value!r}); give it once")
+        value = value if value is not None else meta.get(key)
+        if value is None:
+            continue
+        problem = check(value)
+        if problem:
+            raise FilerError(problem)
+        out[key] = value
+    return out

@@ -35,7 +35,7 @@ def pinned_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mon
         monkeypatch.setenv(f"GIT_{who}_NAME", "Test")
         monkeypatch.setenv(f"GIT_{who}_EMAIL", "test@example.com")
     monkeypatch.setenv("GIT_TERMINAL_PROMPT", "0")
-    for var in ("GITFILER_CACHE_DIR", "GITFILER_REMOTE", "GITFILER_JOBS", "AWS_PROFILE", "GITFILER_NO_HOOKS"):
+    for var in ("GITFILER_CACHE_DIR", "GITFILER_REMOTE", "GITFILER_RELEASE", "GITFILER_TARGET", "GITFILER_JOBS", "AWS_PROFILE", "GITFILER_NO_HOOKS"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("GITFILER_S3_MAX_ATTEMPTS", "2")
 

@@ -29,7 +29,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent / "gitfiler"
 LAYERS: list[tuple[str, list[str]]] = [
     ("entry and rendering", [
         "gitfiler",  # the package: `from gitfiler import Filer` is an entry point for Python callers
-        "gitfiler.main", "gitfiler.__main__", "gitfiler.cli", "gitfiler.ui", "gitfiler.hooks.entry", "gitfiler.handler",
+        "gitfiler.main", "gitfiler.__main__", "gitfiler.cli", "gitfiler.cli_deploy", "gitfiler.ui", "gitfiler.hooks.entry", "gitfiler.handler",
     ]),
     ("use cases", [
         "gitfiler.commands", "gitfiler.commands.*",
@@ -38,17 +38,17 @@ LAYERS: list[tuple[str, list[str]]] = [
     ]),
     ("engine", ["gitfiler.sync"]),
     ("project", [
-        "gitfiler.project", "gitfiler.configfile", "gitfiler.workspace", "gitfiler.closure", "gitfiler.transfer",
+        "gitfiler.project", "gitfiler.configfile", "gitfiler.releases", "gitfiler.deployment", "gitfiler.workspace", "gitfiler.closure", "gitfiler.transfer",
         "gitfiler.remotes", "gitfiler.remotes.*",
         "gitfiler.hooks", "gitfiler.hooks.install", "gitfiler.hooks.shims", "gitfiler.hooks.triggers",
     ]),
     # "base", ranked as today's import graph already is: formats and config stand on storage,
     # storage on the leaves. Objects never learn about registry files or config.
     ("base: formats and config", [
-        "gitfiler.config", "gitfiler.registry", "gitfiler.manifest", "gitfiler.serializers", "gitfiler.ignorefile",
+        "gitfiler.config", "gitfiler.registry", "gitfiler.manifest", "gitfiler.release", "gitfiler.serializers", "gitfiler.ignorefile",
     ]),
     ("base: storage", ["gitfiler.treefs", "gitfiler.objects", "gitfiler.fsutil", "gitfiler.state"]),
-    ("base: leaves", ["gitfiler.git", "gitfiler.tempfiles", "gitfiler.links", "gitfiler.paths", "gitfiler.globs", "gitfiler.quoting"]),
+    ("base: leaves", ["gitfiler.git", "gitfiler.tempfiles", "gitfiler.links", "gitfiler.paths", "gitfiler.globs", "gitfiler.quoting", "gitfiler.versions"]),
     ("bottom", ["gitfiler.errors", "gitfiler.env", "gitfiler.names"]),
 ]
 

@@ -65,10 +65,13 @@ def check_addable(project: Project, path: str, tracked: list[Entry]) -> str:
 
 def add(
     project: Project, paths: list[str], *, jobs: int | None = None, meta: dict[str, Any] | None = None, stage: bool = True,
-    on_hooks: Callable[[InstallResult | None], None] | None = None,
+    on_hooks: Callable[[InstallResult | None], None] | None = None, type: str | None = None, version: str | None = None,
 ) -> list[AddResult]:
-    """`on_hooks`: install the git hooks this clone lacks first (`hooks.install.ensure`) and pass it what was done
+    """`meta` is merged over what a re-added artifact already records; `type` and `version` become
+    `meta.type` and `meta.version` (`registry.check_type_version`: checked before anything is written).
+    `on_hooks`: install the git hooks this clone lacks first (`hooks.install.ensure`) and pass it what was done
     (the command line does; the Python API leaves the hooks alone)."""
+    meta = {**(meta or {}), **registry.check_type_version(type, version, meta)}
     if on_hooks is not None:
         on_hooks(ensure(project))
     tracked = project.load_entries()

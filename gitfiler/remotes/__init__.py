@@ -21,6 +21,8 @@ from ..objects import ObjectStore, Progress
 # if a conflicting fresh record is there. Ages are measured against the remote's own clock
 # (the mtime of the record just written), so clock skew between machines does not matter.
 LOCKS_DIR = "locks"
+# Release pointers live under `<remote>/releases/<name>`, each one line: the release manifest's oid.
+RELEASES_DIR = "releases"
 PUSH, GC = "push", "gc"
 _LOCK_NAME = re.compile(r"^(push|gc)-[0-9a-f]{16}$")
 # A record older than this is a killed process's: ignored, and removed by the next gc.
@@ -105,6 +107,21 @@ class Remote(ABC):
     def delete_lock(self, name: str) -> None:
         """Remove `locks/<name>`; already gone is fine."""
         raise RemoteError(f"remote '{self.name}' cannot hold lock records")
+
+    # -- release pointers ----------------------------------------------------------------------
+    # Not abstract either: a remote that cannot hold them cannot publish or serve releases.
+
+    def put_release(self, name: str, data: bytes, *, replace: bool = False) -> bool:
+        """Write the pointer `releases/<name>`; False (and nothing written) when it exists and not `replace`."""
+        raise RemoteError(f"remote '{self.name}' cannot hold releases")
+
+    def get_release(self, name: str) -> bytes | None:
+        """The pointer record `releases/<name>` (at most release.MAX_POINTER_BYTES + 1 bytes read), or None."""
+        raise RemoteError(f"remote '{self.name}' cannot hold releases")
+
+    def list_releases(self) -> list[LockRecord]:
+        """Every pointer's name and last-modified time."""
+        raise RemoteError(f"remote '{self.name}' cannot hold releases")
 
     def lock(self, kind: str) -> RemoteLock:
         """Take a `push` (shared) or `gc` (exclusive) lock, or raise RemoteError saying who holds one.

@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from ..errors import DiskFullError, IntegrityError, ObjectMissingError, RemoteError
 from ..fsutil import publish, write_new
 from ..objects import MAX_MANIFEST_BYTES, ObjectStore, Progress
-from . import LOCKS_DIR, Listed, LockRecord, Remote, check_lock_name, is_lock_name
+from ..release import MAX_POINTER_BYTES, check_name, name_problem
+from . import LOCKS_DIR, RELEASES_DIR, Listed, LockRecord, Remote, check_lock_name, is_lock_name
 
 
 class LocalRemote(Remote):
@@ -89,9 +90,9 @@ class LocalRemote(Remote):
                 continue  # deleted while we listed
             yield Listed(oid, st.st_size, st.st_mtime)
 
-    def _locks_dir(self, create: bool = False) -> str | None:
-        """`<remote>/locks`, refused if it is a link: lock files go nowhere but the remote itself."""
-        path = os.path.join(self.url, LOCKS_DIR)
+    def _locks_dir(self, create: bool = False, sub: str = LOCKS_DIR) -> str | None:
+        """`<remote>/locks` (or `sub`), refused if it is a link: records go nowhere but the remote itself."""
+        path = os.path.join(self.url, sub)
         try:
             st = os.lstat(path)
         except FileNotFoundError:
@@ -141,6 +142,73 @@ class LocalRemote(Remote):
             os.unlink(os.path.join(where, name))
         except FileNotFoundError:
             pass
+
+
+    # -- release pointers -------------------------------------------------------------------------
+
+    def put_release(self, name: str, data: bytes, *, replace: bool = False) -> bool:
+        check_name(name)
+        where = self._locks_dir(create=True, sub=RELEASES_DIR)
+        assert where is not None
+        try:
+            # Durable before it is visible: the pointer vouches for objects already flushed.
+            publish(os.path.join(where, name), _write_synced(data), replace=replace)
+            _fsync_dir(where)
+        except FileExistsError:
+            return False
+        except (OSError, DiskFullError) as err:
+            raise RemoteError(f"remote '{self.name}': cannot write {RELEASES_DIR}/{name} ({getattr(err, 'strerror', None) or err}); check the remote directory's permissions") from None
+        return True
+
+    def get_release(self, name: str) -> bytes | None:
+        check_name(name)
+        where = self._locks_dir(sub=RELEASES_DIR)
+        if where is None:
+            return None
+        path = os.path.join(where, name)
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            raise RemoteError(f"remote '{self.name}': cannot read {RELEASES_DIR}/{name} ({err.strerror}); it must be a plain file") from None
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise RemoteError(f"remote '{self.name}': {RELEASES_DIR}/{name} is not a plain file; remove it")
+            return f.read(MAX_POINTER_BYTES + 1)
+
+    def list_releases(self) -> list[LockRecord]:
+        where = self._locks_dir(sub=RELEASES_DIR)
+        if where is None:
+            return []
+        out = []
+        with os.scandir(where) as entries:
+            for entry in entries:
+                if name_problem(entry.name) is None:
+                    st = entry.stat(follow_symlinks=False)
+                    if stat.S_ISREG(st.st_mode):
+                        out.append(LockRecord(entry.name, st.st_mtime))
+        return out
+
+
+def _write_synced(data: bytes):  # -> fill for fsutil.publish
+    def fill(path: str) -> None:
+        write_new(data)(path)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    return fill
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _why(err: IntegrityError) -> str:

@@ -29,7 +29,8 @@ from .. import env
 from ..config import RemoteConfig
 from ..errors import FilerError, IntegrityError, ObjectMissingError, RemoteError, TransientRemoteError
 from ..objects import CHUNK, MAX_MANIFEST_BYTES, OID_PREFIX, ObjectStore, Progress, hash_file, oid_of_relpath, relpath_of
-from . import LOCKS_DIR, Listed, LockRecord, Remote, check_lock_name, is_lock_name
+from ..release import MAX_POINTER_BYTES, check_name, name_problem
+from . import LOCKS_DIR, RELEASES_DIR, Listed, LockRecord, Remote, check_lock_name, is_lock_name
 
 SMALL_OBJECT = 8 * 1024 * 1024  # up to this, one PUT; above it, a multipart upload
 PART_SIZE = 8 * 1024 * 1024
@@ -416,6 +417,68 @@ class S3Remote(Remote):
             self.client.delete_object(Bucket=self.bucket, Key=self._lock_key(name))
         except self._errors as err:
             raise self._fail(err, f"deleting lock {LOCKS_DIR}/{name}") from None
+
+
+    # -- release pointers ----------------------------------------------------------------------
+
+    def _release_key(self, name: str) -> str:
+        check_name(name)
+        return f"{self._base()}{RELEASES_DIR}/{name}"
+
+    def put_release(self, name: str, data: bytes, *, replace: bool = False) -> bool:
+        key = self._release_key(name)
+        checksum = base64.b64encode(hashlib.sha256(data).digest()).decode()
+        try:
+            if replace:
+                self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ChecksumSHA256=checksum)
+                return True
+            # A conditional write (If-None-Match: *) refuses an existing key on the server side, so
+            # two publishers of one name cannot both win. A server that ignores the header still
+            # gets the HEAD before it.
+            if self._head(key):
+                return False
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ChecksumSHA256=checksum, IfNoneMatch="*")
+        except self._errors as err:
+            if _status(err) in (409, 412):
+                return False
+            raise self._fail(err, f"writing {RELEASES_DIR}/{name}") from None
+        return True
+
+    def _head(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key)
+            return True
+        except self._errors as err:
+            if _status(err) == 404 and _code(err) != "NoSuchBucket":
+                return False
+            raise
+
+    def get_release(self, name: str) -> bytes | None:
+        key = self._release_key(name)
+        try:
+            resp = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=0-{MAX_POINTER_BYTES}")
+        except self._errors as err:
+            if _status(err) == 404 and _code(err) != "NoSuchBucket":
+                return None
+            raise self._fail(err, f"reading {RELEASES_DIR}/{name}") from None
+        body = resp["Body"]
+        try:
+            return _read(body, MAX_POINTER_BYTES + 1)
+        finally:
+            _close_quietly(body)
+
+    def list_releases(self) -> list[LockRecord]:
+        prefix = f"{self._base()}{RELEASES_DIR}/"
+        out = []
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    name = item["Key"][len(prefix):]
+                    if name_problem(name) is None:
+                        out.append(LockRecord(name, item["LastModified"].timestamp()))
+        except self._errors as err:
+            raise self._fail(err, "listing releases") from None
+        return out
 
 
 class _ResumingBody:

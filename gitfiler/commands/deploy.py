@@ -1,0 +1,392 @@
+"""`deploy`: put a release on a host and make it live; `deploy status | verify | rollback |
+switch | prune` look after what is there. The target layout is `deployment.Target`'s.
+
+A release comes from a remote by name (no git needed on the host), or from a commit of the
+repository the command runs in (`--ref`). Every byte is verified before it is placed; the
+release is built aside and renamed into place, then `current` is switched atomically, so a
+failed or killed deploy leaves the live release as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import closure, env
+from ..config import RemoteConfig
+from ..deployment import DeployRecord, PlacedFile, Target
+from ..errors import ConfigError, FilerError, ObjectMissingError, PartialFailure, most_serious
+from ..globs import matches
+from ..objects import ObjectStore, digest_bytes
+from ..project import Project
+from ..release import Component, Release, encode, name_problem
+from ..releases import ReleaseExistsError, build, component_entry, entries_at, fetch
+from ..remotes import Remote, open_remote, parse_url
+from ..transfer import ProgressSink, download
+from ..versions import sort_key
+
+
+@dataclass
+class Source:
+    """Where a release and its bytes come from."""
+
+    release: Release
+    release_oid: str
+    manifest: bytes
+    store: ObjectStore
+    remote: Callable[[], Remote] | None
+    describe: str
+
+
+def remote_source(url: str | None, name: str, *, cache: str, jobs: int, project: Project | None = None) -> Source:
+    """A published release: `url` is a remote URL, or (with `project`) a remote's name or None for its default remote."""
+    if project is not None:
+        rem: Remote = project.remote(url, jobs=jobs)
+    elif url:
+        rem = open_remote(RemoteConfig(name=url, url=url), jobs=jobs)
+    else:
+        raise ConfigError("no remote to deploy from; give --from URL")
+    store = ObjectStore(cache)
+    oid, release = fetch(rem, name, store)
+    return Source(release, oid, store.read_verified(oid), store, lambda: rem, rem.describe())
+
+
+def ref_source(project: Project, ref: str, name: str | None, *, remote: str | None, jobs: int) -> Source:
+    """The artifacts of one commit of this repository, as a release named `name` (default: git-<commit>)."""
+    commit, entries = entries_at(project, ref)
+    if not entries:
+        raise FilerError(f"{ref} tracks no artifacts; nothing to deploy")
+    release = build(name or f"git-{commit[:12]}", entries, commit)
+    data = encode(release)
+    return Source(release, digest_bytes(data), data, project.store, lambda: project.remote(remote, jobs=jobs), f"{ref} ({commit[:12]})")
+
+
+@dataclass
+class DeployResult:
+    target: str
+    release: str
+    previous: str | None
+    changed: bool  # `current` now points elsewhere
+    placed: bool  # the release directory was built by this run
+    files: int
+    bytes: int
+    fetched_objects: int = 0
+    fetched_bytes: int = 0
+    dry_run: bool = False
+    seconds: float = 0.0
+    components: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": True, "target": self.target, "release": self.release, "previous": self.previous, "changed": self.changed, "placed": self.placed,
+            "files": self.files, "bytes": self.bytes, "fetched_objects": self.fetched_objects, "fetched_bytes": self.fetched_bytes,
+            "dry_run": self.dry_run, "seconds": round(self.seconds, 3), "components": self.components,
+        }
+
+
+def _selected(c: Component, path: str, include: tuple[str, ...]) -> bool:
+    return not include or any(g == c.name or matches(path, g) or matches(c.name, g) for g in include)
+
+
+def deploy(
+    target_dir: str, source: Source, *, include: tuple[str, ...] = (), jobs: int = 16, dry_run: bool = False, force: bool = False,
+    link_components: bool = False, sink: ProgressSink | None = None,
+) -> DeployResult:
+    started = time.perf_counter()
+    target = Target(target_dir)
+    release = source.release
+    name = release.name
+    entries = {c.name: component_entry(c) for c in release.components}
+    resolved = closure.resolve(source.store, entries.values(), remote=None if dry_run else source.remote, jobs=jobs)
+    problems = [(c.path, str(p), p.exit_code) for c in release.components if (p := resolved.problem(entries[c.name]))]
+    if problems and not dry_run:
+        raise PartialFailure(
+            f"release {name}: {problems[0][0]}: {problems[0][1]}", [(p, w) for p, w, _ in problems], most_serious([c for _, _, c in problems]),
+        )
+    files: list[PlacedFile] = []
+    chosen: list[Component] = []
+    matched: set[str] = set()
+    for c in release.components:
+        found = resolved.get(entries[c.name])
+        items = [(i.path, i.oid, i.size, i.executable) for i in found.files] if found else [(c.path, c.oid, c.size, False)]
+        picked = [PlacedFile(*i) for i in items if _selected(c, i[0], include)]
+        matched |= {g for g in include for i in items if g == c.name or matches(i[0], g) or matches(c.name, g)}
+        if picked:
+            files += picked
+            chosen.append(c)
+    unmatched = [g for g in include if g not in matched]
+    if unmatched:
+        raise FilerError(f"--include {', '.join(repr(g) for g in unmatched)} matches nothing in release {name} (components: {', '.join(c.name for c in release.components)})")
+    files.sort(key=lambda f: f.path)
+    sizes = {f.oid: f.size for f in files}
+    result = DeployResult(target.root, name, None, False, False, len(files), sum(f.size for f in files), components=[c.name for c in chosen])
+    if dry_run:
+        missing = [o for o in sizes if not source.store.has(o, sizes[o])]
+        result.fetched_objects, result.fetched_bytes = len(missing), sum(sizes[o] for o in missing)
+        result.previous = target.live() if os.path.isdir(target.root) else None
+        result.changed = result.previous != name
+        result.dry_run = True
+        return result
+    record = DeployRecord(name, source.release_oid, release.commit, source.describe, time.time(), list(include), files)
+    with target.lock():
+        target.clean_staging()
+        live = result.previous = target.live()
+        have = target.record(name) if os.path.isdir(target.release_dir(name)) else None
+        if have is None and os.path.lexists(target.release_dir(name)):
+            raise ReleaseExistsError(f"{target.release_dir(name)} exists but no gitfiler deploy made it; move it away and deploy again")
+        same = have is not None and have.release_oid == record.release_oid and have.files == record.files
+        if have is not None and not same:
+            if not force:
+                raise ReleaseExistsError(
+                    f"{target.release_dir(name)} holds a different release {name} (other content or --include); a deployed name never changes "
+                    "in place: deploy under a new name, or replace it with --force (not while it is live)"
+                )
+            if live == name:
+                raise ReleaseExistsError(f"release {name} is live in {target.root}; switch to another release before replacing it with --force")
+        if not same:
+            if os.path.lexists(target.release_dir(name)):
+                target.remove(name)
+            _fetch(source, sizes, jobs, sink, result)
+            staging = target.new_staging_dir(name)
+            _place(source.store, staging, files)
+            target.commit(staging, record, source.manifest)
+            result.placed = True
+        elif have is not None:
+            bad = target.check(have, deep=False)
+            if bad:
+                path, why, code = bad[0]
+                err = FilerError(f"release {name} in {target.root} is damaged ({path}: {why}); redeploy it with --force, or run 'git-filer deploy verify'")
+                err.exit_code = code
+                raise err
+        if live != name:
+            target.switch(name)
+            result.changed = True
+        if link_components:
+            for c in chosen:
+                target.link_component(c.name, c.path)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _fetch(source: Source, sizes: dict[str, int], jobs: int, sink: ProgressSink | None, result: DeployResult) -> None:
+    missing = [o for o in sizes if not source.store.has(o, sizes[o])]
+    if not missing:
+        return
+    if source.remote is None:
+        raise ObjectMissingError(f"{len(missing)} object(s) are not in the cache and no remote was given")
+    done = download(source.store, source.remote(), missing, sizes, jobs, sink)
+    result.fetched_objects, result.fetched_bytes = done.objects, done.bytes
+    if done.failures:
+        raise PartialFailure(
+            f"{len(done.failures)} object(s) could not be fetched; nothing was placed and the live release is unchanged",
+            done.failures, most_serious(list(done.codes.values())) if done.codes else 1, result=done,
+        )
+
+
+def _place(store: ObjectStore, staging: str, files: list[PlacedFile]) -> None:
+    """Copy every file out of the cache into the staging directory, checked against its oid
+    (copy_out re-hashes anything this process did not verify), read-only; then make it durable."""
+    for f in files:
+        dest = os.path.join(staging, *f.path.split("/"))
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        store.copy_out(f.oid, dest)
+        os.chmod(dest, 0o555 if f.exec else 0o444)
+    for dirpath, _dirs, _files in os.walk(staging, topdown=False):
+        if dirpath != staging:
+            os.chmod(dirpath, 0o555)
+    os.sync()  # every byte on disk before the rename makes the release present
+
+
+# -- looking after a target --------------------------------------------------------------------------
+
+
+@dataclass
+class ReleaseStatus:
+    name: str
+    live: bool
+    previous: bool
+    deployed: float
+    files: int
+    size: int
+    commit: str | None
+    source: str
+    components: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class StatusResult:
+    target: str
+    live: str | None
+    previous: str | None
+    releases: list[ReleaseStatus]
+    disk_used: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"target": self.target, "live": self.live, "previous": self.previous, "disk_used": self.disk_used, "releases": [r.to_json() for r in self.releases]}
+
+
+def status(target_dir: str) -> StatusResult:
+    target = Target(target_dir)
+    if not os.path.isdir(target.meta):
+        raise FilerError(f"{target.root} is not a gitfiler deployment target (no {os.path.basename(target.meta)}/ inside); deploy a release there first")
+    live = target.live()
+    previous = target.previous(live)
+    rows = []
+    for rec in target.records():
+        manifest = target.release_manifest(rec.release)
+        comps = [{"name": c.name, "type": c.type, "version": c.version, "path": c.path} for c in manifest.components] if manifest else []
+        rows.append(ReleaseStatus(rec.release, rec.release == live, rec.release == previous, rec.deployed, len(rec.files), rec.size, rec.commit, rec.source, comps))
+    rows.sort(key=lambda r: sort_key(r.name), reverse=True)
+    return StatusResult(target.root, live, previous, rows, target.disk_usage())
+
+
+@dataclass
+class VerifyResult:
+    target: str
+    release: str
+    deep: bool
+    files: int
+    problems: list[tuple[str, str, int]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": not self.problems, "target": self.target, "release": self.release, "deep": self.deep, "files": self.files,
+                "problems": [{"path": p, "why": w} for p, w, _ in self.problems]}
+
+    def failure(self) -> PartialFailure | None:
+        if not self.problems:
+            return None
+        return PartialFailure(
+            f"release {self.release} in {self.target}: {len(self.problems)} problem(s); redeploy it with 'git-filer deploy {self.release} --force' after switching away, or deploy another release",
+            [(p, w) for p, w, _ in self.problems], most_serious([c for _, _, c in self.problems]), result=self,
+        )
+
+
+def verify(target_dir: str, *, release: str | None = None, deep: bool = False, jobs: int = 2) -> VerifyResult:
+    target = Target(target_dir)
+    name = release or target.live()
+    if name is None:
+        raise FilerError(f"nothing is live in {target.root}; deploy a release first")
+    rec = target.record(name)
+    if rec is None:
+        raise ObjectMissingError(f"release {name} is not present in {target.root} (no deploy record); see 'git-filer deploy status'")
+    problems = target.check(rec, deep=deep, jobs=jobs)
+    manifest_path = os.path.join(target.records_dir, f"{name}.release.json")
+    try:
+        with open(manifest_path, "rb") as f:
+            if digest_bytes(f.read()) != rec.release_oid:
+                problems.append((manifest_path, "the release manifest kept here does not hash to the recorded oid", 6))
+    except FileNotFoundError:
+        problems.append((manifest_path, "missing", 7))
+    return VerifyResult(target.root, name, deep, len(rec.files), problems)
+
+
+@dataclass
+class SwitchResult:
+    target: str
+    release: str
+    previous: str | None
+    changed: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def switch(target_dir: str, name: str) -> SwitchResult:
+    target = Target(target_dir)
+    with target.lock():
+        live = target.live()
+        rec = target.record(name)
+        if rec is None:
+            raise ObjectMissingError(f"release {name} is not present in {target.root}; deploy it first (see 'git-filer deploy status')")
+        bad = target.check(rec, deep=False)
+        if bad:
+            raise FilerError(f"release {name} in {target.root} is damaged ({bad[0][0]}: {bad[0][1]}); not switching to it; redeploy it with --force")
+        if live != name:
+            target.switch(name)
+        return SwitchResult(target.root, name, live, live != name)
+
+
+def rollback(target_dir: str) -> SwitchResult:
+    target = Target(target_dir)
+    live = target.live()
+    previous = target.previous(live)
+    if previous is None:
+        raise FilerError(f"no release in {target.root} was deployed before {live or 'the live one'}; nothing to roll back to (see 'git-filer deploy status')")
+    return switch(target_dir, previous)
+
+
+@dataclass
+class PruneResult:
+    target: str
+    removed: list[str]
+    kept: list[str]
+    freed: int
+    dry_run: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def prune(target_dir: str, *, keep: int, dry_run: bool = False) -> PruneResult:
+    """Remove all but the `keep` most recently deployed releases; never the live one or the one rollback would return to."""
+    if keep < 1:
+        raise ConfigError("--keep must be at least 1")
+    target = Target(target_dir)
+    with target.lock():
+        live = target.live()
+        protected = {live, target.previous(live)}
+        recs = target.records()
+        kept = [r.release for r in recs[:keep]] + [r.release for r in recs[keep:] if r.release in protected]
+        doomed = [r.release for r in recs[keep:] if r.release not in protected]
+        freed = sum(target.disk_usage(target.release_dir(n)) for n in doomed)
+        if not dry_run:
+            for n in doomed:
+                target.remove(n)
+        return PruneResult(target.root, doomed, kept, freed, dry_run)
+
+
+# -- configuration from the environment alone (containers) ----------------------------------------------
+
+
+@dataclass
+class EnvSettings:
+    remote: str
+    release: str
+    target: str
+    cache: str | None
+    jobs: int | None
+
+
+def settings_from_env() -> EnvSettings:
+    """Everything a container's start-up needs, from GITFILER_* variables. Every missing or bad
+    variable is reported at once, in one message, before anything is fetched."""
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    for var in (env.REMOTE, env.RELEASE, env.TARGET):
+        values[var.name] = var.raw()
+        if values[var.name] is None:
+            problems.append(f"{var.name} is not set ({var.meaning})")
+    for check in (env.jobs, env.s3_max_attempts, env.retry_budget):
+        try:
+            values[check.__name__] = check()
+        except ConfigError as err:
+            problems.append(str(err).split("; ")[0])
+    url, name = values[env.REMOTE.name], values[env.RELEASE.name]
+    if url is not None:
+        try:
+            parse_url(url)
+            if "://" not in url and not os.path.isabs(url):
+                problems.append(f"{env.REMOTE.name}={url!r} is not a URL; give s3://bucket/prefix or an absolute directory")
+        except ConfigError as err:
+            problems.append(str(err))
+    if name is not None and (problem := name_problem(name)):
+        problems.append(f"{env.RELEASE.name}: {problem}")
+    if problems:
+        raise ConfigError(f"cannot deploy from the environment: {'; '.join(problems)}")
+    return EnvSettings(url, name, values[env.TARGET.name], env.cache_dir(), values["jobs"])

@@ -107,7 +107,7 @@ EXIT_CODES: list[tuple[int, str]] = [
     (5, "the remote is unreachable, missing or denies access"),
     (6, "corrupt object (bytes do not match their digest)"),
     (7, "an object is missing"),
-    (8, "modified work tree files were kept, not overwritten"),
+    (8, "something was kept rather than overwritten: modified work tree files, or a release name already published or deployed with other content"),
     (9, "disk full"),
     (10, "the git hooks could not be installed (a hook that is not gitfiler's is in the way)"),
     (70, "internal error (a bug: rerun with -v and report it)"),

@@ -174,6 +174,16 @@ def test_exit_8_modified_files_kept(repo: Repo, tmp_path: Path):
         assert (clone / "m.bin").read_bytes() == b"my local experiment"
 
 
+def test_exit_8_a_published_release_name_is_kept(repo: Repo):
+    committed(repo, {"m.bin": b"v1"})
+    repo.filer("release", "create", "r1")
+    repo.filer("release", "publish", "r1")
+    committed(repo, {"m.bin": b"v2"})
+    repo.filer("release", "create", "r1", "--force")
+    proc = repo.filer("release", "publish", "r1", check=False)
+    assert proc.returncode == 8 and "never moves" in proc.stderr
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX shell's ulimit")
 def test_exit_9_disk_full(repo: Repo):
     # RLIMIT_FSIZE makes writes past the limit fail with EFBIG, which gitfiler reads as a full

@@ -347,6 +347,9 @@ def deploy_switch(c: Ctx, name: str, target: str | None, as_json: bool) -> None:
 def deploy_prune(c: Ctx, target: str | None, keep: int, dry_run: bool, as_json: bool) -> None:
     """Remove old releases, keeping the --keep most recent, and never the live one or the one rollback returns to.
 
+    The target's own cache (.filer-deploy/cache) is trimmed to what the remaining releases use;
+    a cache given with --cache or GITFILER_CACHE_DIR may be shared and is left alone.
+
     \b
     Example:
       git-filer deploy prune --keep 3 --target /srv/ranker
@@ -359,8 +362,10 @@ def deploy_prune(c: Ctx, target: str | None, keep: int, dry_run: bool, as_json: 
         emit_json(result.to_json())
         return
     verb = "would remove" if dry_run else "removed"
-    if not result.removed:
+    cached = f" and {result.cache_objects_removed} cached object(s) they alone used" if result.cache_objects_removed else ""
+    if not result.removed and not result.cache_objects_removed:
         c.say(f"nothing to prune in {quote_path(result.target)} ({len(result.kept)} release(s) kept)")
     else:
-        c.say(f"{verb} {len(result.removed)} release(s) from {quote_path(result.target)} ({human_bytes(result.freed)}): {escape_text(', '.join(result.removed))}")
+        names = f": {escape_text(', '.join(result.removed))}" if result.removed else ""
+        c.say(f"{verb} {len(result.removed)} release(s){cached} from {quote_path(result.target)} ({human_bytes(result.freed)}){names}")
 

@@ -101,6 +101,9 @@ def test_prune_keeps_the_live_and_the_previous_release(published: Repo, tmp_path
     assert sorted(out["removed"]) == ["2026.11.2", "2026.11.3"]
     assert sorted(os.listdir(target / "releases")) == ["2026.11.1", "2026.11.4"]
     assert live(target) == "releases/2026.11.1"
+    assert out["cache_objects_removed"] >= 4  # the pruned releases' own models and vocabularies, not the kept ones'
+    git_filer("deploy", "switch", "2026.11.4", "--target", str(target), cwd=tmp_path)
+    git_filer("deploy", "verify", "--deep", "--target", str(target), cwd=tmp_path)
 
 
 def test_verify_deep_catches_a_same_size_edit_of_a_live_file(published: Repo, tmp_path: Path):

@@ -328,6 +328,7 @@ class PruneResult:
     kept: list[str]
     freed: int
     dry_run: bool
+    cache_objects_removed: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -348,7 +349,36 @@ def prune(target_dir: str, *, keep: int, dry_run: bool = False) -> PruneResult:
         if not dry_run:
             for n in doomed:
                 target.remove(n)
-        return PruneResult(target.root, doomed, kept, freed, dry_run)
+        result = PruneResult(target.root, doomed, kept, freed, dry_run)
+        _prune_default_cache(target, [r for r in recs if r.release not in doomed], result)
+        return result
+
+
+def _prune_default_cache(target: Target, remaining: list[DeployRecord], result: PruneResult) -> None:
+    """The target's own cache (`.filer-deploy/cache`) keeps only what the remaining releases use,
+    so a host's disk does not grow with every release. A cache given with --cache may be shared
+    with other targets: it is never collected here."""
+    cache = target.default_cache
+    if not os.path.isdir(os.path.join(cache, "objects")):
+        return
+    keep: set[str] = set()
+    for rec in remaining:
+        keep.add(rec.release_oid)
+        keep.update(f.oid for f in rec.files)
+        manifest = target.release_manifest(rec.release)
+        if manifest is not None:
+            keep.update(c.oid for c in manifest.components)
+    store = ObjectStore(cache)
+    for oid in list(store.iter_oids()):
+        if oid in keep:
+            continue
+        try:
+            size = os.lstat(store.path(oid)).st_size
+        except FileNotFoundError:
+            continue
+        if result.dry_run or store.remove(oid):
+            result.cache_objects_removed += 1
+            result.freed += size
 
 
 # -- configuration from the environment alone (containers) ----------------------------------------------

@@ -22,6 +22,8 @@ from .objects import OID_PREFIX
 from .project import Project
 from .registry import SUFFIX, Entry, check_type_version
 
+FROM_ENV_WAIT_S = 900.0
+
 
 @dataclass
 class FileInfo:
@@ -262,7 +264,8 @@ class Filer:
         jobs = settings.jobs or 16
         cache = settings.cache or os.path.join(os.path.abspath(settings.target), ".filer-deploy", "cache")
         source = deploy_cmd.remote_source(settings.remote, settings.release, cache=cache, jobs=jobs)
-        deploy_cmd.deploy(settings.target, source, jobs=jobs)
+        # Several workers of one container may start at once: the first deploys, the others wait and find it live.
+        deploy_cmd.deploy(settings.target, source, jobs=jobs, wait=FROM_ENV_WAIT_S)
         return LiveRelease(settings.target)
 
     def path(self, name: str) -> str:

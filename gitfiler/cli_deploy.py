@@ -178,13 +178,14 @@ def deploy() -> None:
 @click.option("--link-components", is_flag=True, help="Also make TARGET/<component> -> current/<path> links.")
 @click.option("-n", "--dry-run", is_flag=True, help="Say what would be fetched and switched; change nothing.")
 @click.option("--force", is_flag=True, help="Rebuild a present (not live) release whose content differs.")
+@click.option("--wait", type=click.FloatRange(0), default=0, metavar="SECONDS", help="If another deploy to TARGET is running, wait this long for it (default: refuse at once).")
 @click.option("--from-env", is_flag=True, help="Take the remote, release, target and cache from GITFILER_REMOTE, GITFILER_RELEASE, GITFILER_TARGET, GITFILER_CACHE_DIR (containers).")
 @jobs_option
 @json_option
 @pass_ctx
 def deploy_run(
     c: Ctx, name: str | None, source: str | None, ref: str | None, target: str | None, include: tuple[str, ...], cache: str | None,
-    link_components: bool, dry_run: bool, force: bool, from_env: bool, jobs: int | None, as_json: bool,
+    link_components: bool, dry_run: bool, force: bool, wait: float, from_env: bool, jobs: int | None, as_json: bool,
 ) -> None:
     """Fetch release NAME, verify every byte, build it under TARGET/releases/NAME and switch TARGET/current to it.
 
@@ -217,7 +218,7 @@ def deploy_run(
             project = c.project()  # a remote's name, or the default remote: the repository's config says which
         cache_dir = os.path.abspath(cache) if cache else os.path.join(os.path.abspath(target), ".filer-deploy", "cache")
         src = d.remote_source(source, name, cache=cache_dir, jobs=jobs, project=project)
-    result = d.deploy(target, src, include=include, jobs=jobs, dry_run=dry_run, force=force, link_components=link_components, sink=c.sink())
+    result = d.deploy(target, src, include=include, jobs=jobs, dry_run=dry_run, force=force, link_components=link_components, sink=c.sink(), wait=wait)
     if as_json:
         emit_json(result.to_json())
         return

@@ -136,21 +136,27 @@ class Target:
             self._real_dir(d, create=True)
 
     @contextmanager
-    def lock(self) -> Iterator[None]:
-        """The exclusive deploy lock, refused at once (not waited for) when another deploy holds it."""
+    def lock(self, wait: float = 0.0) -> Iterator[None]:
+        """The exclusive deploy lock. When another deploy holds it, wait up to `wait` seconds
+        (several workers of one container starting at once), then give up with DeployBusyError."""
         import fcntl
 
         self.prepare()
         path = os.path.join(self.meta, "lock")
         fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        deadline = time.monotonic() + wait
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as err:
-                if err.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-                    raise
-                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
-                raise DeployBusyError(f"another deploy to {self.root} is running (pid {holder}); wait for it to finish and retry") from None
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as err:
+                    if err.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                        raise
+                    if time.monotonic() >= deadline:
+                        holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+                        raise DeployBusyError(f"another deploy to {self.root} is running (pid {holder}); wait for it to finish and retry") from None
+                    time.sleep(0.1)
             os.ftruncate(fd, 0)
             os.pwrite(fd, str(os.getpid()).encode(), 0)
             yield

@@ -93,8 +93,9 @@ def _selected(c: Component, path: str, include: tuple[str, ...]) -> bool:
 
 def deploy(
     target_dir: str, source: Source, *, include: tuple[str, ...] = (), jobs: int = 16, dry_run: bool = False, force: bool = False,
-    link_components: bool = False, sink: ProgressSink | None = None,
+    link_components: bool = False, sink: ProgressSink | None = None, wait: float = 0.0,
 ) -> DeployResult:
+    """`wait`: seconds to wait for another deploy of the target to finish (default: refuse at once)."""
     started = time.perf_counter()
     target = Target(target_dir)
     release = source.release
@@ -131,7 +132,7 @@ def deploy(
         result.dry_run = True
         return result
     record = DeployRecord(name, source.release_oid, release.commit, source.describe, time.time(), list(include), files)
-    with target.lock():
+    with target.lock(wait):
         target.clean_staging()
         live = result.previous = target.live()
         have = target.record(name) if os.path.isdir(target.release_dir(name)) else None

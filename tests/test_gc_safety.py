@@ -259,3 +259,41 @@ def test_remove_from_remote_is_refused_while_a_gc_holds_the_remote(repo):
         out = repo.filer("remove", "m.bin", "--from-remote", check=False)
     assert out.returncode == 5, out.stderr
     assert (repo.path / "m.bin.filer").exists()
+
+
+# -- releases are roots ------------------------------------------------------------------------------
+
+
+def age_everything(root: Path, age_s: float) -> None:
+    past = time.time() - age_s
+    for p in (root / "objects").rglob("*"):
+        if p.is_file():
+            os.utime(p, (past, past))
+
+
+def test_gc_remote_keeps_a_published_release_that_no_ref_references(repo: Repo, origin: Path):
+    repo.write("models/m.pt", b"released weights")
+    repo.write("tok/vocab.txt", b"a b c")
+    repo.filer("add", "models/m.pt", "tok")
+    repo.git("commit", "-qm", "for the release")
+    repo.filer("release", "create", "r1")
+    repo.filer("release", "publish", "r1")
+    repo.filer("remove", "models/m.pt", "tok")  # untracked now: no ref of origin's references them
+    repo.git("commit", "-qm", "gone")
+    repo.git("push", "-q", "origin", "main")
+    repo.git("reflog", "expire", "--expire=now", "--all")
+    age_everything(repo.remote_dir, 2 * DAY)
+    repo.filer("gc", "--git-remote", "origin", "--yes")
+    assert obj(repo.remote_dir, b"released weights").exists() and obj(repo.remote_dir, b"a b c").exists()
+    pointer = (repo.remote_dir / "releases/r1").read_text().strip()
+    assert (repo.remote_dir / "objects/sha256" / pointer[7:9] / pointer[9:]).exists()  # the release manifest
+
+
+def test_gc_cache_keeps_the_manifest_of_a_release_created_here(repo: Repo):
+    repo.write("m.bin", b"weights")
+    repo.filer("add", "m.bin")
+    repo.git("commit", "-qm", "m")
+    repo.filer("release", "create", "r1")
+    age_everything(repo.cache, 2 * DAY)
+    repo.filer("gc")
+    repo.filer("release", "publish", "r1")  # needs the release manifest from the cache

@@ -12,6 +12,9 @@ commits into garbage).
 
 `gc --git-remote` holds the filer remote's exclusive lock (see `gitfiler.remotes.RemoteLock`)
 while it decides and deletes, so no pre-push check can pass in the middle of it.
+
+Releases are roots too: a release created in this clone keeps its manifest and objects in the
+cache, and every release published to the remote keeps its manifest and objects there.
 """
 
 from __future__ import annotations
@@ -104,13 +107,46 @@ def referenced(project: Project, remote: Remote | None = None) -> set[str]:
     return keep
 
 
+def release_roots(project: Project, remote: Remote | None = None) -> set[str]:
+    """Every oid a release needs: those created in this clone (their manifests live only in the
+    cache until published) and, with `remote`, every release published there (a published
+    name vouches for its objects, whatever git's refs say). A pointer or manifest that cannot
+    be read stops the collection: what it references is unknown."""
+    from ..releases import LocalReleases, component_entry, fetch, load_manifest
+
+    keep: set[str] = set()
+    entries: list[Entry] = []
+    if project.filer_dir is not None:
+        local = LocalReleases.of(project)
+        for name in local.names():
+            oid = local.get(name)
+            if oid is None:
+                continue
+            keep.add(oid)
+            if project.store.has(oid):
+                release = load_manifest(project.store, oid, f"release {name}")
+                entries += [component_entry(c) for c in release.components]
+    if remote is not None:
+        for rec in remote.list_releases():
+            try:
+                oid, release = fetch(remote, rec.name, project.store)
+            except FilerError as err:
+                raise FilerError(f"cannot read release {rec.name} in {remote.describe()} ({err}); refusing to collect garbage without knowing what it needs") from None
+            keep.add(oid)
+            entries += [component_entry(c) for c in release.components]
+    if remote is None:  # the cache alone: a directory whose manifest is not here keeps just the manifest's oid
+        keep.update(e.oid for e in entries)
+        entries = [e for e in entries if e.kind == "file" or project.store.has(e.oid)]
+    return keep | _closures(project, entries, remote, strict=True)
+
+
 def gc_cache(project: Project, *, dry_run: bool = False, grace_s: float = DEFAULT_GRACE_S, shared_ok: bool = False) -> GcResult:
     if project.cache_dir != project.filer_dir and not shared_ok and not dry_run:
         raise FilerError(
             f"the cache {project.cache_dir} is relocated (GITFILER_CACHE_DIR or cache_dir) and may serve other repositories; "
             "gc would delete what they need. Pass --shared-cache-ok if this repository is its only user"
         )
-    keep = referenced(project)
+    keep = referenced(project) | release_roots(project)
     result = GcResult(project.store.root, dry_run=dry_run)
     cutoff = time.time() - grace_s
     for oid in list(project.store.iter_oids()):
@@ -147,7 +183,7 @@ def gc_remote(
 def _collect_remote(project: Project, git_remote: str, remote: Remote, grace_s: float, *, now: float, lock: RemoteLock | None) -> GcResult:
     # The refs are read only once the lock is held: every push whose check finished before is in them.
     git.fetch(project.root, git_remote)
-    keep = referenced(project, remote)
+    keep = referenced(project, remote) | release_roots(project, remote)
     result = GcResult(remote.describe(), dry_run=lock is None)
     cutoff = now - grace_s
     doomed: list[Listed] = []

@@ -308,8 +308,8 @@ def hook(name: str, args: tuple[str, ...]) -> None:
 @click.argument("directory", required=False, type=click.Path())
 @click.option("-b", "--branch", help="Branch or tag to check out.")
 @click.option("--depth", type=click.IntRange(1), help="Shallow clone with this many commits.")
-@click.option("-I", "--include", multiple=True, metavar="GLOB", help="Hydrate only artifacts matching GLOB (repeatable).")
-@click.option("-X", "--exclude", multiple=True, metavar="GLOB", help="Skip artifacts matching GLOB (repeatable).")
+@click.option("-I", "--include", multiple=True, metavar="GLOB", help="Hydrate only artifacts, or files inside a directory artifact, matching GLOB (repeatable; each must match something).")
+@click.option("-X", "--exclude", multiple=True, metavar="GLOB", help="Skip artifacts, or files inside a directory artifact, matching GLOB (repeatable).")
 @click.option("-r", "--remote", default=env.remote, metavar="NAME|URL", help="Filer remote to download from (a name or URL; also: GITFILER_REMOTE; default: the default remote).")
 @click.option("--cache", default=env.cache_dir, type=click.Path(), help="Shared object cache directory (also: GITFILER_CACHE_DIR).")
 @click.option("--no-hooks", is_flag=True, default=env.no_hooks, help="Do not install the git hooks (also: GITFILER_NO_HOOKS=1).")
@@ -323,7 +323,8 @@ def clone(
 ) -> None:
     """Clone a repository and hydrate its artifacts in one step (deployment hosts, CI, Docker builds).
 
-    Exits non-zero, listing them, if any requested artifact could not be hydrated.
+    Exits non-zero, listing them, if any requested artifact could not be hydrated, and
+    if an --include pattern matches nothing (the clone is kept).
 
     \b
     Example:
@@ -344,6 +345,7 @@ def clone(
         c.note(f"dropped {len(result.corrupt_dropped)} corrupt object(s) from the shared cache and fetched them again")
     if result.sync:
         _summary(c, "pulled", result.sync, started)
+        _note_partial(c, result.sync)
 
 
 @cli.command(short_help="Delete objects that nothing references any more.")
@@ -651,8 +653,11 @@ def push(c: Ctx, paths: tuple[str, ...], remote: str | None, jobs: int | None, a
 @cli.command(short_help="Download, verify and hydrate artifacts.")
 @click.argument("paths", nargs=-1, type=click.Path())
 @remote_option("Filer remote to download from")
-@click.option("-I", "--include", multiple=True, metavar="GLOB", help="Only artifacts matching GLOB (repeatable), e.g. 'models/prod/**'.")
-@click.option("-X", "--exclude", multiple=True, metavar="GLOB", help="Skip artifacts matching GLOB (repeatable).")
+@click.option(
+    "-I", "--include", multiple=True, metavar="GLOB",
+    help="Only artifacts, or files inside a directory artifact, matching GLOB (repeatable; each must match something), e.g. 'models/prod/**'.",
+)
+@click.option("-X", "--exclude", multiple=True, metavar="GLOB", help="Skip artifacts, or files inside a directory artifact, matching GLOB (repeatable).")
 @click.option("-f", "--force", is_flag=True, help="Overwrite work tree files even if you modified them.")
 @jobs_option
 @json_option
@@ -661,19 +666,34 @@ def pull(c: Ctx, paths: tuple[str, ...], remote: str | None, include: tuple[str,
     """Download what is missing from the cache, verify it, and hydrate the work tree.
 
     Modified files are never overwritten without --force: they are listed and the
-    exit code is non-zero.
+    exit code is non-zero. A GLOB may pick files inside a directory artifact; the others
+    are left as they are. An --include that matches nothing is an error.
 
     \b
     Example:
       git filer pull
       git filer pull --include 'models/prod/**' -j 32
+      git filer pull -I 'data/images/*.png'
     """
     from .commands.pull import pull as do_pull
 
     project = c.project()
-    _run_sync(c, "pulled", as_json, lambda: do_pull(
-        project, list(paths), include=include, exclude=exclude, force=force, remote=remote, jobs=jobs, sink=c.sink(), on_hooks=c.hooks,
-    ))
+    done = []
+
+    def run():
+        result = do_pull(project, list(paths), include=include, exclude=exclude, force=force, remote=remote, jobs=jobs, sink=c.sink(), on_hooks=c.hooks)
+        done.append(result)
+        return result
+
+    _run_sync(c, "pulled", as_json, run)
+    if done and not as_json:
+        _note_partial(c, done[0])
+
+
+def _note_partial(c: Ctx, result) -> None:
+    """Name the directory artifacts -I/-X hydrated only in part (pull, clone)."""
+    if result.partial:
+        c.note(f"partly hydrated (only the files -I/-X chose): {', '.join(quote_path(a) for a in result.partial)}")
 
 
 @cli.command(short_help="Hydrate artifacts from the cache (no network).")

@@ -5,13 +5,15 @@ for a given list of registry entries. Choosing the entries is the caller's job.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import closure
 from .closure import Closure
 from .errors import ConflictError, FilerError, IntegrityError, ObjectMissingError, PartialFailure, UnsafePathError, most_serious
-from .globs import selected
+from .globs import matches, may_select_below, selected
+from .names import REGISTRY_SUFFIX
 from .project import Project
 from .registry import Entry
 from .transfer import ProgressSink, TransferResult
@@ -24,6 +26,7 @@ class SyncResult:
     artifacts: int = 0
     hydrated: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
+    partial: list[str] = field(default_factory=list)  # directory artifacts hydrated only in the files -I/-X chose
     problems: list[tuple[str, str]] = field(default_factory=list)  # (what, why)
     codes: list[int] = field(default_factory=list)  # exit codes of the problems, where known
 
@@ -31,23 +34,91 @@ class SyncResult:
         t = self.transfer
         return {
             "ok": ok, "artifacts": self.artifacts, "objects": t.objects, "bytes": t.bytes, "already_present": t.present,
-            "seconds": round(t.seconds, 3), "hydrated": self.hydrated, "kept": self.kept, "remote": t.remote,
+            "seconds": round(t.seconds, 3), "hydrated": self.hydrated, "kept": self.kept, "partial": self.partial,
+            "remote": t.remote,
             "problems": [{"what": w, "why": y} for w, y in self.problems + t.failures],
         }
+
+
+class UnmatchedInclude(FilerError):
+    """An `--include` pattern selects nothing: most likely a typo, which must not pass for a
+    successful run that hydrated nothing."""
+
+    def __init__(self, patterns: list[str], *, excluding: bool) -> None:
+        after = " (after --exclude)" if excluding else ""
+        self.what = f"--include {', '.join(repr(p) for p in patterns)} matches no tracked artifact and no file inside one{after}"
+        super().__init__(f"{self.what}; nothing was downloaded or written (see 'git filer ls')")
+        self.patterns = patterns
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What `-I`/`-X` choose. An artifact, and a file inside a directory artifact, is in scope
+    when `globs.selected` says so for its path: one rule for both. A directory artifact with only
+    some of its files in scope is hydrated partly: those files (and its manifest), the others
+    left alone. Every include pattern must select something."""
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    def keeps(self, path: str) -> bool:
+        return selected(path, self.include, self.exclude)
+
+    def may_reach(self, entry: Entry) -> bool:
+        """In scope whole, or (a directory) maybe in some of its files: its manifest tells."""
+        return self.keeps(entry.artifact) or (entry.kind == "dir" and may_select_below(entry.artifact, self.include, self.exclude))
+
+    def narrow(self, entries: list[Entry], resolved: closure.Resolved, unreadable: Sequence[str] = ()) -> tuple[list[Entry], list[str]]:
+        """The entries with something in scope, and the directory artifacts among them only
+        partly in scope; their closures in `resolved` are cut to the files in scope.
+        `unreadable`: registry files that could not be read (reported elsewhere; a pattern
+        naming their artifact did select something). Raises UnmatchedInclude otherwise."""
+        hit = {p for p in self.include for reg in unreadable if matches(reg.removesuffix(REGISTRY_SUFFIX), p)}
+        chosen: list[Entry] = []
+        partial: list[str] = []
+        for e in entries:
+            found = resolved.get(e)
+            whole = self.keeps(e.artifact)
+            if found is None or e.kind == "file":
+                # A file artifact here is in scope; a directory without a manifest cannot be
+                # looked into: it stays, for its problem to be reported, and may be what a pattern meant.
+                chosen.append(e)
+                hit.update(p for p in self.include if matches(e.artifact, p) or (found is None and may_select_below(e.artifact, (p,), self.exclude)))
+                continue
+            files = found.files if whole and not self.exclude else tuple(i for i in found.files if self.keeps(i.path))
+            if not files and (found.files or not whole):
+                del resolved.closures[(e.registry, e.oid)]  # nothing of it in scope: fetch nothing for it
+                continue
+            if len(files) < len(found.files):
+                resolved.closures[(e.registry, e.oid)] = replace(found, files=files)
+                partial.append(e.artifact)
+            chosen.append(e)
+            for p in self.include:
+                if p not in hit and (
+                    (whole and matches(e.artifact, p)) or (may_select_below(e.artifact, (p,), ()) and any(matches(i.path, p) for i in files))
+                ):
+                    hit.add(p)
+        unmatched = [p for p in self.include if p not in hit]
+        if unmatched:
+            raise UnmatchedInclude(unmatched, excluding=bool(self.exclude))
+        return chosen, partial
 
 
 def select(
     project: Project, paths: list[str], include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), *, lenient: bool = False,
 ) -> tuple[list[Entry], list[tuple[str, FilerError]]]:
     """The entries to act on, and (when `lenient`) the registry files that could not be read,
-    which the caller reports while the others go ahead; without `lenient` the first bad one raises."""
+    which the caller reports while the others go ahead; without `lenient` the first bad one raises.
+    With `include`/`exclude`, a directory artifact some of whose files may be in scope is among
+    them too: `pull` with the same patterns reads its manifest and takes only those files."""
     bad: list[tuple[str, FilerError]] = []
     if lenient:
         entries, bad = project.load_entries_lenient()
     else:
         entries = project.load_entries()
     entries = project.select(entries, paths)
-    return [e for e in entries if selected(e.artifact, include, exclude)], bad
+    scope = Scope(include, exclude)
+    return [e for e in entries if scope.may_reach(e)], bad
 
 
 @dataclass
@@ -183,9 +254,12 @@ def upload_missing(
 
 def fetch(
     project: Project, entries: list[Entry], *, remote: str | None, jobs: int, sink: ProgressSink | None, offline: bool = False,
+    narrow: Callable[[closure.Resolved], None] | None = None,
 ) -> tuple[TransferResult, closure.Resolved, list[tuple[str, str]]]:
     """Download into the cache what `entries` need and it lacks: manifests first, then files.
     `offline`: download nothing, only read the manifests the cache already has.
+    `narrow`: called with the closures once the manifests are in, before any file is
+    fetched; it may cut them (`Scope.narrow`) or raise to stop the run.
 
     Returns the transfer, the closures, and the entries whose manifest is
     unusable (a manifest that could not be had at all is left to the caller, which finds its
@@ -203,6 +277,8 @@ def fetch(
         project.state.remote_mark(r.name, oids)
 
     resolved = closure.resolve(store, entries, remote=None if offline else rem, jobs=jobs, on_fetched=mark)
+    if narrow is not None:
+        narrow(resolved)
     if resolved.transfer is not None:
         result.merge(resolved.transfer)
     problems: list[tuple[str, str]] = []
@@ -239,21 +315,36 @@ def pull(
     offline: bool = False,
     previous: dict[str, str] | None = None,
     unreadable: list[tuple[str, FilerError]] | None = None,
+    scope: Scope | None = None,
 ) -> SyncResult:
     """Fetch what `entries` need (unless `offline`) and hydrate the work tree.
-    `unreadable`: registry files the caller could not read, reported with the rest."""
+    `unreadable`: registry files the caller could not read, reported with the rest.
+    `scope`: the -I/-X that chose `entries` (`select`), which also choose files inside
+    directory artifacts; an include pattern that selects nothing stops the run before any
+    file is downloaded (UnmatchedInclude)."""
     from .tempfiles import area
 
     area(project.temp_base).sweep()  # what killed runs left, even when this run writes nothing
     bad = [(reg, str(err).removeprefix(f"{reg}: ").removeprefix(f"{reg} ")) for reg, err in unreadable or []]
     codes = [err.exit_code for _reg, err in unreadable or []]
-    transfer, closures, problems = fetch(project, entries, remote=remote, jobs=jobs, sink=sink, offline=offline)
+    entries = list(entries)
+    partial: list[str] = []
+    scope = scope if scope is not None and (scope.include or scope.exclude) else None
+
+    def narrow(resolved: closure.Resolved) -> None:
+        if scope is not None:
+            entries[:], partial[:] = scope.narrow(entries, resolved, [reg for reg, _err in unreadable or []])
+
+    transfer, closures, problems = fetch(project, entries, remote=remote, jobs=jobs, sink=sink, offline=offline, narrow=narrow)
     codes += [transfer.codes.get(what, 1) for what, _ in problems]
-    out = SyncResult(transfer, artifacts=len(entries), problems=bad + problems, codes=codes)
+    out = SyncResult(transfer, artifacts=len(entries), partial=partial, problems=bad + problems, codes=codes)
     failed = dict(transfer.failures)
     attributed: set[str] = set()
+    only = scope.keeps if scope is not None else None
     with project.state.batch():
-        _hydrate_all(project, entries, closures, failed, attributed, out, offline=offline, force=force, previous=previous, jobs=jobs, remote=remote)
+        _hydrate_all(
+            project, entries, closures, failed, attributed, out, offline=offline, force=force, previous=previous, jobs=jobs, remote=remote, only=only,
+        )
     # Each failure is reported once, under the artifact it affects where known.
     transfer.failures = [(o, why) for o, why in transfer.failures if o not in attributed]
     raise_if_failed(out, "checkout" if offline else "pull")
@@ -263,7 +354,7 @@ def pull(
 def _hydrate_all(
     project: Project, chosen: list[Entry], closures: closure.Resolved, failed: dict[str, str],
     attributed: set[str], out: SyncResult, *, offline: bool, force: bool, previous: dict[str, str] | None, jobs: int = 8,
-    remote: str | None = None,
+    remote: str | None = None, only: Callable[[str], bool] | None = None,
 ) -> None:
     store = project.store
     planned: list[tuple[Entry, HydrateReport]] = []
@@ -285,7 +376,7 @@ def _hydrate_all(
             out.codes.append(ObjectMissingError.exit_code)
             continue
         try:
-            rep = plan(project, found, force=force, previous=previous)
+            rep = plan(project, found, force=force, previous=previous, only=only)
         except FilerError as err:  # a link in the way: this artifact only
             out.problems.append((e.artifact, str(err)))
             out.codes.append(err.exit_code)

@@ -8,6 +8,7 @@ import hashlib
 import os
 import stat as statmod
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -205,6 +206,29 @@ def current_many(project: WorkTree, artifacts: list[str]) -> dict[str, Current]:
     return out
 
 
+def only_files_absent(project: WorkTree, entry: Entry) -> bool:
+    """A directory artifact that differs from its registry only by files that are not there:
+    every file present is one its manifest lists, unchanged (a pull narrowed to some files by
+    -I/-X, or files deleted). It is missing files, not modified: recording it with `add` would
+    drop them from the registry. False when that cannot be told (no manifest in the cache)."""
+    if entry.kind != "dir":
+        return False
+    try:
+        wanted = {i.path: i for i in of_entry(project.store, entry).files}
+        st = project.tree.lstat(entry.artifact)
+        if st is None or not statmod.S_ISDIR(st.st_mode):
+            return False
+        scanned = [(f"{entry.artifact}/{rel}", seen) for rel, seen in scan_dir(project, project.abspath(entry.artifact))]
+        if len(scanned) >= len(wanted) or any(rel not in wanted for rel, _ in scanned):
+            return False
+        oids = hash_files(project, scanned, prefix=entry.artifact)
+    except FilerError:
+        return False
+    return all(
+        oids[rel] == wanted[rel].oid and bool(seen.st_mode & statmod.S_IXUSR) == wanted[rel].executable for rel, seen in scanned
+    )
+
+
 # -- hydration ---------------------------------------------------------------------------
 
 
@@ -298,13 +322,19 @@ def apply(project: WorkTree, reports: list[HydrateReport], jobs: int = 8) -> Non
             project.state.hydrated_forget(gone)
 
 
-def plan(project: WorkTree, closure: Closure, *, force: bool = False, previous: dict[str, str] | None = None) -> HydrateReport:
+def plan(
+    project: WorkTree, closure: Closure, *, force: bool = False, previous: dict[str, str] | None = None,
+    only: Callable[[str], bool] | None = None,
+) -> HydrateReport:
     """Decide what hydrating `closure`'s artifact writes, keeps and removes. Writes nothing.
 
     A file counts as unchanged when its content has the oid gitfiler last placed
     there, or the oid `previous` gives for it (the registry of the commit being left).
     Every path is looked at without following links (`project.tree`); a link where the
     artifact or one of its directories belongs is a problem, whatever `force` says.
+    `only`: inside a directory, the files (repo-relative paths) this run is about, as
+    `pull -I 'data/images/*.png'` chooses them; any other file is not looked at at all:
+    not written, not removed, not reported as kept.
     """
     report = HydrateReport()
     entry = closure.entry
@@ -343,11 +373,15 @@ def plan(project: WorkTree, closure: Closure, *, force: bool = False, previous: 
     except UnsafePathError as err:
         report.problems.append((entry.artifact, str(err)))
         return report
+    prefix = f"{entry.artifact}/"
+    files = closure.files
+    if only is not None:
+        existing = {r: seen for r, seen in existing.items() if only(prefix + r)}
+        files = tuple(i for i in files if only(i.path))
     hashes = hash_files(project, [(f"{entry.artifact}/{r}", s) for r, s in existing.items()], prefix=entry.artifact)
     hydrated = state.hydrated_under(entry.artifact) if existing else {}
     wanted_paths = set()
-    prefix = f"{entry.artifact}/"
-    for item in closure.files:
+    for item in files:
         rel = item.path
         inner = rel.removeprefix(prefix)
         wanted_paths.add(inner)

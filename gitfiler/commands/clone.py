@@ -53,6 +53,8 @@ def clone(
         if on_hooks is not None:
             on_hooks(hooks)
     if not project.initialized:
+        if include:
+            raise FilerError(f"cloned into {dest}, but it does not use gitfiler: nothing was hydrated for --include {', '.join(repr(p) for p in include)}")
         return result
     entries, unreadable = sync.select(project, [], include, exclude, lenient=True)
     if verify:
@@ -63,5 +65,11 @@ def clone(
                     if not project.store.verify(oid):
                         project.store.remove(oid)  # a good copy comes from the remote below
                         result.corrupt_dropped.append(oid)
-    result.sync = sync.pull(project, entries, remote=remote, jobs=project.jobs(jobs), sink=sink, unreadable=unreadable)
+    try:
+        result.sync = sync.pull(
+            project, entries, remote=remote, jobs=project.jobs(jobs), sink=sink, unreadable=unreadable, scope=sync.Scope(include, exclude),
+        )
+    except sync.UnmatchedInclude as err:
+        # The clone stays: it is good, and deleting what the user asked for is not ours to do.
+        raise FilerError(f"cloned into {dest}, but {err.what}: nothing was hydrated (see 'git filer ls' there)") from None
     return result

@@ -1,6 +1,8 @@
 """`pull`: download what the cache lacks, verify it, hydrate the work tree.
 
-A registry file that cannot be read is reported; the other artifacts still land."""
+A registry file that cannot be read is reported; the other artifacts still land.
+`-I`/`-X` choose artifacts, or files inside a directory artifact (`sync.Scope`); an
+`-I` pattern that selects nothing is an error, raised before anything is downloaded."""
 
 from __future__ import annotations
 
@@ -22,4 +24,7 @@ def pull(
     if on_hooks is not None:
         on_hooks(ensure(project))
     entries, unreadable = sync.select(project, paths, include, exclude, lenient=True)
-    return sync.pull(project, entries, force=force, remote=remote, jobs=project.jobs(jobs), sink=sink, unreadable=unreadable)
+    return sync.pull(
+        project, entries, force=force, remote=remote, jobs=project.jobs(jobs), sink=sink, unreadable=unreadable,
+        scope=sync.Scope(include, exclude),
+    )

@@ -8,7 +8,7 @@ from typing import Any
 from ..closure import oids_or_self
 from ..errors import FilerError
 from ..project import Project
-from ..workspace import current_many
+from ..workspace import current_many, only_files_absent
 
 SYNCED, LOCAL, MODIFIED, MISSING = "synced", "local", "modified", "missing"
 
@@ -60,7 +60,8 @@ def status(project: Project, paths: list[str], *, check_remote: bool = False, re
         if not cur.exists:
             state = MISSING
         elif cur.oid != e.oid:
-            state = MODIFIED
+            # A directory lacking some files, the rest as recorded (`pull -I` took only those): missing, not modified.
+            state = MISSING if only_files_absent(project, e) else MODIFIED
         elif in_remote.get(e.registry):
             state = SYNCED
         else:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from ..closure import load_manifest
 from ..errors import FilerError, IntegrityError, RegistryError, UnsafePathError
 from ..project import Project
-from ..workspace import current_many
+from ..workspace import current_many, only_files_absent
 
 
 @dataclass
@@ -45,6 +45,6 @@ def validate(project: Project) -> list[Problem]:
     now = current_many(project, [e.artifact for e in entries])
     for e in entries:
         cur = now[e.artifact]
-        if cur.exists and cur.oid != e.oid:
+        if cur.exists and cur.oid != e.oid and not only_files_absent(project, e):  # files absent (`pull -I`) are not a change
             problems.append(Problem(e.artifact, f"changed since {e.registry} was written; run 'git filer add {e.artifact}' to record it"))
     return problems

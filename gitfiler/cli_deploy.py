@@ -215,7 +215,13 @@ def deploy_run(
         if not name:
             raise click.UsageError("name the release to deploy (or use --ref REV, or --from-env)")
         if not source or not _is_url(source):
-            project = c.project()  # a remote's name, or the default remote: the repository's config says which
+            from .errors import NotARepositoryError
+
+            try:
+                project = c.project()  # a remote's name, or the default remote: the repository's config says which
+            except NotARepositoryError:
+                what = f"{source!r} is not a URL" if source else "no --from given"
+                raise click.UsageError(f"{what}: outside a repository, give the remote's URL, e.g. --from s3://bucket/prefix or --from /srv/filer-remote") from None
         cache_dir = os.path.abspath(cache) if cache else os.path.join(os.path.abspath(target), ".filer-deploy", "cache")
         src = d.remote_source(source, name, cache=cache_dir, jobs=jobs, project=project)
     result = d.deploy(target, src, include=include, jobs=jobs, dry_run=dry_run, force=force, link_components=link_components, sink=c.sink(), wait=wait)

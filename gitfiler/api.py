@@ -262,7 +262,7 @@ class Filer:
 
         settings = deploy_cmd.settings_from_env()
         jobs = settings.jobs or 16
-        cache = settings.cache or os.path.join(os.path.abspath(settings.target), ".filer-deploy", "cache")
+        cache = deploy_cmd.cache_for(settings.target, settings.cache)
         source = deploy_cmd.remote_source(settings.remote, settings.release, cache=cache, jobs=jobs)
         # Several workers of one container may start at once: the first deploys, the others wait and find it live.
         deploy_cmd.deploy(settings.target, source, jobs=jobs, wait=FROM_ENV_WAIT_S)

@@ -116,7 +116,10 @@ def release_list(c: Ctx, remote: str | None, local_only: bool, as_json: bool) ->
     from .commands.release import listing
     from .ui import human_bytes
 
-    rows = listing(c.project(), remote=remote, local_only=local_only)
+    skipped: list[tuple[str, str]] = []
+    rows = listing(c.project(), remote=remote, local_only=local_only, skipped=skipped)
+    for name, why in skipped:
+        c.note(f"warning: release {escape_text(name)} cannot be read and is not listed: {escape_text(why)}")
     if as_json:
         emit_json([r.to_json() for r in rows])
         return
@@ -222,7 +225,7 @@ def deploy_run(
             except NotARepositoryError:
                 what = f"{source!r} is not a URL" if source else "no --from given"
                 raise click.UsageError(f"{what}: outside a repository, give the remote's URL, e.g. --from s3://bucket/prefix or --from /srv/filer-remote") from None
-        cache_dir = os.path.abspath(cache) if cache else os.path.join(os.path.abspath(target), ".filer-deploy", "cache")
+        cache_dir = d.cache_for(target, cache, dry_run=dry_run)
         src = d.remote_source(source, name, cache=cache_dir, jobs=jobs, project=project)
     result = d.deploy(target, src, include=include, jobs=jobs, dry_run=dry_run, force=force, link_components=link_components, sink=c.sink(), wait=wait)
     if as_json:

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
+import re
 import shutil
 import stat
 import time
@@ -29,7 +31,7 @@ from typing import Any
 from .errors import FilerError, RegistryError, UnsafePathError
 from .objects import is_oid
 from .paths import check_relative
-from .release import Release, check_name, decode, name_problem
+from .release import MAX_RELEASE_BYTES, Release, check_name, decode, name_problem
 
 META = ".filer-deploy"
 RECORD_SCHEMA = "gitfiler-deploy"
@@ -82,13 +84,19 @@ class DeployRecord:
             raise bad("not a gitfiler deploy record of this version")
         if name_problem(doc["release"]) or not is_oid(doc["release_oid"]):
             raise bad("bad release name or oid")
-        if not isinstance(doc["deployed"], (int, float)) or not isinstance(doc["source"], str):
+        deployed = doc["deployed"]
+        if isinstance(deployed, bool) or not isinstance(deployed, (int, float)) or not math.isfinite(deployed) or not isinstance(doc["source"], str):
             raise bad("bad 'deployed' or 'source'")
+        if doc["commit"] is not None and not (isinstance(doc["commit"], str) and re.fullmatch(r"[0-9a-f]{40}([0-9a-f]{24})?", doc["commit"])):
+            raise bad("bad 'commit'")
         if not isinstance(doc["include"], list) or not all(isinstance(g, str) for g in doc["include"]):
             raise bad("bad 'include'")
         files = []
         for item in doc["files"] if isinstance(doc["files"], list) else [None]:
-            if not (isinstance(item, list) and len(item) == 4 and is_oid(item[1]) and isinstance(item[2], int) and isinstance(item[3], bool)):
+            if not (
+                isinstance(item, list) and len(item) == 4 and is_oid(item[1]) and isinstance(item[2], int) and not isinstance(item[2], bool)
+                and item[2] >= 0 and isinstance(item[3], bool)
+            ):
                 raise bad("bad file entry")
             try:
                 check_relative(item[0], "file path")
@@ -129,10 +137,10 @@ class Target:
             raise UnsafePathError(f"{path} is not a plain directory (a link or a file?); move it away and deploy again")
         return True
 
-    def prepare(self) -> None:
+    def prepare(self, *, with_cache: bool = False) -> None:
         """Create the layout (the target itself may be a link the user made; what is inside may not)."""
         os.makedirs(self.root, exist_ok=True)
-        for d in (self.meta, self.releases, self.records_dir, self.staging):
+        for d in (self.meta, self.releases, self.records_dir, self.staging, *([self.default_cache] if with_cache else [])):
             self._real_dir(d, create=True)
 
     @contextmanager
@@ -182,12 +190,9 @@ class Target:
 
     def record(self, name: str) -> DeployRecord | None:
         path = os.path.join(self.records_dir, f"{check_name(name)}.json")
-        try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        except FileNotFoundError:
+        data = read_small(path, MAX_RECORD_BYTES)
+        if data is None:
             return None
-        with os.fdopen(fd, "rb") as f:
-            data = f.read(MAX_RECORD_BYTES + 1)
         try:
             doc = json.loads(data)
         except (ValueError, RecursionError):
@@ -197,13 +202,13 @@ class Target:
             raise RegistryError(f"{path}: records release {rec.release!r}, not {name!r}")
         return rec
 
+    def release_manifest_bytes(self, name: str) -> bytes | None:
+        """The release manifest kept when the release was deployed (as fetched; its oid is in the record)."""
+        return read_small(os.path.join(self.records_dir, f"{check_name(name)}.release.json"), MAX_RELEASE_BYTES)
+
     def release_manifest(self, name: str) -> Release | None:
-        path = os.path.join(self.records_dir, f"{check_name(name)}.release.json")
-        try:
-            with open(path, "rb") as f:
-                return decode(f.read(), path)
-        except FileNotFoundError:
-            return None
+        data = self.release_manifest_bytes(name)
+        return None if data is None else decode(data, os.path.join(self.records_dir, f"{name}.release.json"))
 
     def names(self) -> list[str]:
         """Releases present: a directory under releases/ with a record."""
@@ -271,18 +276,26 @@ class Target:
             raise
         fsync_dir(os.path.dirname(link))
 
-    def link_component(self, component: str, path: str) -> None:
-        """`<target>/<component> -> current/<path>`; refuses to replace anything but such a link."""
+    def component_link(self, component: str) -> tuple[str, str | None]:
+        """Where `<target>/<component>` is and what it links to now (None: nothing there). Refuses a
+        name the layout uses and anything in the way that is not a component link gitfiler made."""
         check_name(component, "component name")
+        if component in ("current", "releases") or component.startswith("."):
+            raise UnsafePathError(f"component name {component!r} is the target's own; it gets no link")
         link = os.path.join(self.root, component)
         try:
             existing = os.readlink(link)
         except FileNotFoundError:
-            existing = None
+            return link, None
         except OSError:
             raise UnsafePathError(f"{link} exists and is not a link gitfiler made; move it away to get the component link") from None
-        if existing is not None and not existing.startswith("current/"):
+        if not existing.startswith("current/"):
             raise UnsafePathError(f"{link} is a link to {existing!r}, not one gitfiler made; move it away to get the component link")
+        return link, existing
+
+    def link_component(self, component: str, path: str) -> None:
+        """`<target>/<component> -> current/<path>`; refuses to replace anything but such a link."""
+        link, existing = self.component_link(component)
         if existing != f"current/{path}":
             self._relink(link, f"current/{path}")
 
@@ -324,6 +337,8 @@ class Target:
         from .objects import hash_file
 
         base = self.release_dir(record.release)
+        if not self._real_dir(base, create=False):
+            return [(base, "missing", 7)]
         problems: list[tuple[str, str, int]] = []
         expected = {f.path: f for f in record.files}
         to_hash: list[PlacedFile] = []
@@ -359,6 +374,30 @@ class Target:
                     if oid != f.oid:
                         problems.append((f.path, f"content changed: hashes to {oid}, expected {f.oid}", 6))
         return sorted(problems)
+
+
+def read_small(path: str, cap: int) -> bytes | None:
+    """A file of gitfiler's own, whole, or None when absent: never through a link, never a device
+    or a pipe (which could stream forever or block), never more than `cap` bytes."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise UnsafePathError(f"{path} is a symlink; gitfiler's records are plain files: remove it and redeploy") from None
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UnsafePathError(f"{path} is not a plain file; remove it and redeploy")
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(cap + 1)
+    finally:
+        os.close(fd)
+    if len(data) > cap:
+        raise RegistryError(f"{path} is larger than {cap} bytes; it is not a gitfiler record")
+    return data
 
 
 def remove_tree(path: str) -> None:

@@ -330,7 +330,7 @@ class ObjectStore:
         with self.open(oid) as f:
             data = f.read(limit + 1)
         if len(data) > limit:
-            raise IntegrityError(f"object {self.path(oid)} is larger than {limit} bytes; it is not a directory manifest", oid=oid)
+            raise IntegrityError(f"object {self.path(oid)} is larger than {limit} bytes, too large to be read whole; refusing it", oid=oid)
         if digest_bytes(data) != oid:
             raise self.corrupt(oid)
         self.verified.add(oid)
@@ -381,12 +381,14 @@ class ObjectStore:
     def iter_oids(self) -> Iterator[str]:
         base = os.path.join(self.root, "objects", "sha256")
         try:
+            self._check_real(base)
             shards = os.scandir(base)
         except FileNotFoundError:
             return
         with shards:
             for shard in shards:
-                if len(shard.name) != 2 or not shard.is_dir():
+                # A linked shard (a tampered store) is not listed: what it points to is not ours to report or delete.
+                if len(shard.name) != 2 or not shard.is_dir(follow_symlinks=False):
                     continue
                 with os.scandir(shard.path) as entries:
                     for entry in entries:
@@ -395,8 +397,10 @@ class ObjectStore:
                             yield oid
 
     def remove(self, oid: str) -> bool:
+        path = self.path(oid)
+        self._check_real(os.path.dirname(path))  # never unlink through a linked shard
         try:
-            os.unlink(self.path(oid))
+            os.unlink(path)
             self.verified.discard(oid)
             return True
         except FileNotFoundError:

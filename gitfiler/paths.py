@@ -9,6 +9,10 @@ import re
 from .errors import UnsafePathError
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
+# Linux's PATH_MAX and NAME_MAX: a longer path cannot be created anyway, and the cap also bounds
+# the depth a hostile manifest can ask for (each level costs at least two bytes).
+MAX_PATH_BYTES = 4096
+MAX_NAME_BYTES = 255
 
 
 def check_relative(path: object, what: str = "path") -> str:
@@ -23,7 +27,11 @@ def check_relative(path: object, what: str = "path") -> str:
         raise UnsafePathError(f"{what} {path!r} contains a backslash or NUL byte")
     if path.startswith("/") or _DRIVE.match(path):
         raise UnsafePathError(f"{what} {path!r} is absolute; only paths relative to the repository are allowed")
+    if len(path.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
+        raise UnsafePathError(f"{what} is longer than {MAX_PATH_BYTES} bytes; no filesystem takes it")
     for part in path.split("/"):
+        if len(part.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+            raise UnsafePathError(f"{what} has a component longer than {MAX_NAME_BYTES} bytes; no filesystem takes it")
         if part in ("", ".", ".."):
             raise UnsafePathError(f"{what} {path!r} is not normalised or leaves its directory ('..', '.' or '//')")
         if part.lower() == ".git":

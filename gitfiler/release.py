@@ -27,6 +27,8 @@ MAX_POINTER_BYTES = 128
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
 _COMPONENT_KEYS = {"name", "type", "version", "path", "kind", "oid", "size", "files"}
 _TOP_KEYS = {"schema", "version", "name", "created", "commit", "components"}
+# What a target directory holds besides releases: a component may not take these names for its link.
+RESERVED_COMPONENT_NAMES = frozenset({"current", "releases"})
 _COMMIT = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 _CREATED = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
@@ -128,7 +130,12 @@ def decode(data: bytes, where: str) -> Release:
     problem = overlap_problem(components)
     if problem:
         raise bad(problem)
-    return Release(name=doc["name"], created=created, commit=commit, components=components)
+    release = Release(name=doc["name"], created=created, commit=commit, components=components)
+    # Only the canonical bytes are a release: no duplicate keys, no second spelling that another
+    # reader could take differently, one oid per release.
+    if encode(release) != data:
+        raise bad("not in canonical form (a gitfiler release manifest is written by gitfiler); refusing it")
+    return release
 
 
 def _component(item: Any, i: int, bad: Any) -> Component:
@@ -137,6 +144,8 @@ def _component(item: Any, i: int, bad: Any) -> Component:
     name_err = name_problem(item["name"], "component name")
     if name_err:
         raise bad(name_err)
+    if item["name"] in RESERVED_COMPONENT_NAMES:
+        raise bad(f"component name {item['name']!r} is reserved (a deployment target's own link or directory)")
     name = item["name"]
     try:
         path = check_relative(item["path"], f"component {name!r} path")

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from . import git
-from .errors import FilerError, ObjectMissingError, RegistryError
+from .errors import FilerError, IntegrityError, ObjectMissingError, RegistryError
 from .fsutil import atomic_write_bytes, publish, write_new
 from .globs import matches
 from .names import REGISTRY_SUFFIX
@@ -25,6 +25,7 @@ from .project import Project, check_entry, overlapping
 from .registry import MAX_REGISTRY_BYTES, Entry, loads
 from .release import (
     MAX_RELEASE_BYTES,
+    RESERVED_COMPONENT_NAMES,
     Component,
     Release,
     check_name,
@@ -110,7 +111,7 @@ def build(name: str, entries: list[Entry], commit: str | None, created: str | No
         kind = e.meta.get("type")
         base = kind if isinstance(kind, str) and types.count(kind) == 1 and name_problem(kind) is None else _safe(posixpath.basename(e.artifact))
         label, n = base, 2
-        while label in taken:
+        while label in taken or label in RESERVED_COMPONENT_NAMES:
             label, n = f"{base}-{n}", n + 1
         taken.add(label)
         version = e.meta.get("version")
@@ -204,7 +205,9 @@ def fetch(remote: Remote, name: str, store: ObjectStore) -> tuple[str, Release]:
     if not store.has(oid):
         from .transfer import download
 
-        result = download(store, remote, [oid], {}, 1)
+        result = download(store, remote, [oid], {oid: MAX_RELEASE_BYTES}, 1)  # the cap: never read more
+        if result.failures and result.codes.get(oid) == IntegrityError.exit_code and "declared" in result.failures[0][1]:
+            raise RegistryError(f"{where}: its manifest {oid} is larger than {MAX_RELEASE_BYTES} bytes; not a release manifest")
         if result.failures:
             code = result.codes.get(oid, ObjectMissingError.exit_code)
             err = ObjectMissingError if code == ObjectMissingError.exit_code else FilerError

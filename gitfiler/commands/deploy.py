@@ -18,7 +18,7 @@ from typing import Any
 from .. import closure, env
 from ..config import RemoteConfig
 from ..deployment import DeployRecord, PlacedFile, Target
-from ..errors import ConfigError, FilerError, ObjectMissingError, PartialFailure, most_serious
+from ..errors import ConfigError, FilerError, IntegrityError, ObjectMissingError, PartialFailure, RegistryError, most_serious
 from ..globs import matches
 from ..objects import ObjectStore, digest_bytes
 from ..project import Project
@@ -39,6 +39,25 @@ class Source:
     store: ObjectStore
     remote: Callable[[], Remote] | None
     describe: str
+
+
+def cache_for(target_dir: str, cache: str | None, *, dry_run: bool = False) -> str:
+    """The object cache a deploy uses: `cache` (the user's, maybe shared), else the target's own
+    `.filer-deploy/cache`, whose directories are checked (never a link out of the target) before
+    anything is written there. A dry run of a target that has none yet gets a throwaway one."""
+    if cache:
+        return os.path.abspath(cache)
+    target = Target(target_dir)
+    if dry_run and not os.path.isdir(target.default_cache):
+        import atexit
+        import shutil
+        import tempfile
+
+        scratch = tempfile.mkdtemp(prefix="gitfiler-dry-run-")
+        atexit.register(shutil.rmtree, scratch, True)
+        return scratch
+    target.prepare(with_cache=True)
+    return target.default_cache
 
 
 def remote_source(url: str | None, name: str, *, cache: str, jobs: int, project: Project | None = None) -> Source:
@@ -87,6 +106,21 @@ class DeployResult:
         }
 
 
+def _declared_mismatches(release: Release, resolved: closure.Resolved, entries: dict[str, Any]) -> list[tuple[str, str, int]]:
+    """A directory component's manifest must hold exactly the file count and bytes the release
+    declares: a release vouches for what a host will place, and a manifest that says otherwise
+    (500 files where one was declared, gigabytes where one byte was) is refused."""
+    out = []
+    for c in release.components:
+        found = resolved.get(entries[c.name])
+        if found is None or c.kind != "dir":
+            continue
+        files, size = len(found.files), sum(i.size for i in found.files)
+        if files != c.files or size != c.size:
+            out.append((c.path, f"its directory manifest lists {files} file(s) of {size} bytes, the release declares {c.files} of {c.size}", RegistryError.exit_code))
+    return out
+
+
 def _selected(c: Component, path: str, include: tuple[str, ...]) -> bool:
     return not include or any(g == c.name or matches(path, g) or matches(c.name, g) for g in include)
 
@@ -103,6 +137,7 @@ def deploy(
     entries = {c.name: component_entry(c) for c in release.components}
     resolved = closure.resolve(source.store, entries.values(), remote=None if dry_run else source.remote, jobs=jobs)
     problems = [(c.path, str(p), p.exit_code) for c in release.components if (p := resolved.problem(entries[c.name]))]
+    problems += _declared_mismatches(release, resolved, entries)
     if problems and not dry_run:
         raise PartialFailure(
             f"release {name}: {problems[0][0]}: {problems[0][1]}", [(p, w) for p, w, _ in problems], most_serious([c for _, _, c in problems]),
@@ -135,6 +170,9 @@ def deploy(
     with target.lock(wait):
         target.clean_staging()
         live = result.previous = target.live()
+        if link_components:
+            for c in chosen:
+                target.component_link(c.name)  # refused before anything is fetched or switched
         have = target.record(name) if os.path.isdir(target.release_dir(name)) else None
         if have is None and os.path.lexists(target.release_dir(name)):
             raise ReleaseExistsError(f"{target.release_dir(name)} exists but no gitfiler deploy made it; move it away and deploy again")
@@ -191,6 +229,9 @@ def _place(store: ObjectStore, staging: str, files: list[PlacedFile]) -> None:
     """Copy every file out of the cache into the staging directory, checked against its oid
     (copy_out re-hashes anything this process did not verify), read-only; then make it durable."""
     for f in files:
+        if not store.has(f.oid, f.size):  # an object whose length is not the declared one is not the declared file
+            actual = os.lstat(store.path(f.oid)).st_size if store.has(f.oid) else None
+            raise IntegrityError(f"{f.path}: object {f.oid} holds {actual} bytes, the release declares {f.size}; nothing was placed", oid=f.oid)
         dest = os.path.join(staging, *f.path.split("/"))
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         store.copy_out(f.oid, dest)
@@ -278,12 +319,11 @@ def verify(target_dir: str, *, release: str | None = None, deep: bool = False, j
         raise ObjectMissingError(f"release {name} is not present in {target.root} (no deploy record); see 'git-filer deploy status'")
     problems = target.check(rec, deep=deep, jobs=jobs)
     manifest_path = os.path.join(target.records_dir, f"{name}.release.json")
-    try:
-        with open(manifest_path, "rb") as f:
-            if digest_bytes(f.read()) != rec.release_oid:
-                problems.append((manifest_path, "the release manifest kept here does not hash to the recorded oid", 6))
-    except FileNotFoundError:
+    kept = target.release_manifest_bytes(name)
+    if kept is None:
         problems.append((manifest_path, "missing", 7))
+    elif digest_bytes(kept) != rec.release_oid:
+        problems.append((manifest_path, "the release manifest kept here does not hash to the recorded oid", 6))
     return VerifyResult(target.root, name, deep, len(rec.files), problems)
 
 

@@ -105,9 +105,10 @@ def _upload_manifest(store: ObjectStore, rem: Remote, oid: str, jobs: int) -> No
         rem.flush()
 
 
-def listing(project: Project, *, remote: str | None = None, local_only: bool = False) -> list[ReleaseInfo]:
+def listing(project: Project, *, remote: str | None = None, local_only: bool = False, skipped: list[tuple[str, str]] | None = None) -> list[ReleaseInfo]:
     """Releases published to the remote (default: the default remote) and those created in
-    this clone, in version order of their names."""
+    this clone, in version order of their names. A published release that cannot be read
+    (a malformed or tampered pointer or manifest) is left out and named in `skipped`."""
     out: dict[str, ReleaseInfo] = {}
     local = LocalReleases.of(project) if project.has_git else None
     if not local_only:
@@ -117,6 +118,11 @@ def listing(project: Project, *, remote: str | None = None, local_only: bool = F
                 oid, release = fetch(rem, rec.name, project.store)
             except ObjectMissingError:
                 continue  # deleted while we listed
+            except FilerError as err:
+                if skipped is None:
+                    raise
+                skipped.append((rec.name, str(err)))
+                continue
             out[rec.name] = ReleaseInfo(oid, release, True, rec.mtime)
     if local is not None:
         for name in local.names():

@@ -172,9 +172,11 @@ class LocalRemote(Remote):
             return None
         except OSError as err:
             raise RemoteError(f"remote '{self.name}': cannot read {RELEASES_DIR}/{name} ({err.strerror}); it must be a plain file") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise RemoteError(f"remote '{self.name}': {RELEASES_DIR}/{name} is not a plain file; remove it")
+        os.set_blocking(fd, True)
         with os.fdopen(fd, "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                raise RemoteError(f"remote '{self.name}': {RELEASES_DIR}/{name} is not a plain file; remove it")
             return f.read(MAX_POINTER_BYTES + 1)
 
     def list_releases(self) -> list[LockRecord]:

@@ -108,3 +108,15 @@ def test_is_within_follows_links_to_where_they_lead(tmp_path: Path) -> None:
 
 def test_to_posix_uses_forward_slashes() -> None:
     assert to_posix(os.path.join("a", "b", "c")) == "a/b/c"
+
+
+@pytest.mark.parametrize("path", ["x" * 256, "a/" + "é" * 128, "/".join(["d"] * 2049)])
+def test_a_path_no_filesystem_takes_is_refused(path: str) -> None:
+    with pytest.raises(UnsafePathError, match="longer than"):
+        check_relative(path)
+
+
+def test_the_longest_paths_a_filesystem_takes_are_accepted() -> None:
+    assert check_relative("x" * 255) == "x" * 255
+    deep = "/".join(["d"] * 2048)  # 4095 bytes
+    assert check_relative(deep) == deep

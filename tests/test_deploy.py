@@ -270,3 +270,25 @@ def test_release_directories_are_read_only(published: Repo, tmp_path: Path):
     git_filer("deploy", "2026.11.1", "--from", str(published.remote_dir), "--target", str(target), cwd=tmp_path)
     d = target / "releases/2026.11.1"
     assert not stat.S_IMODE(d.stat().st_mode) & 0o222
+
+
+def test_files_are_hard_links_to_the_targets_own_cache_and_copies_from_a_shared_one(published: Repo, tmp_path: Path):
+    own, shared = tmp_path / "own", tmp_path / "shared"
+    git_filer("deploy", "2026.11.1", "--from", str(published.remote_dir), "--target", str(own), cwd=tmp_path)
+    git_filer("deploy", "2026.11.1", "--from", str(published.remote_dir), "--target", str(shared), "--cache", str(tmp_path / "cache"), cwd=tmp_path)
+    assert (own / "current/models/ranker.pt").stat().st_nlink == 2  # one write per byte, one copy on disk
+    assert (shared / "current/models/ranker.pt").stat().st_nlink == 1  # a shared cache is never linked into a release
+
+
+def test_a_corrupt_cached_object_is_fetched_again_not_placed(published: Repo, tmp_path: Path):
+    target = tmp_path / "srv"
+    cache = tmp_path / "cache"
+    src = str(published.remote_dir)
+    git_filer("deploy", "2026.11.1", "--from", src, "--target", str(target), "--cache", str(cache), cwd=tmp_path)
+    cached = next(p for p in cache.rglob("objects/sha256/*/*") if p.read_bytes() == b"weights-1" * 1000)
+    os.chmod(cached, 0o644)
+    cached.write_bytes(b"X" * 9000)  # same size, other bytes
+    make_release(published, "2026.11.2", b"weights-1" * 1000, {"vocab.txt": "new\n"})  # shares the model
+    out = json.loads(git_filer("deploy", "2026.11.2", "--from", src, "--target", str(target), "--cache", str(cache), "--json", cwd=tmp_path).stdout)
+    assert out["fetched_objects"] >= 1
+    assert (target / "current/models/ranker.pt").read_bytes() == b"weights-1" * 1000

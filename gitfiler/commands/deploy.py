@@ -13,20 +13,24 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .. import closure, env
-from ..config import RemoteConfig
+from .. import env
 from ..deployment import DeployRecord, PlacedFile, Target
 from ..errors import ConfigError, FilerError, IntegrityError, ObjectMissingError, PartialFailure, RegistryError, most_serious
 from ..globs import matches
 from ..objects import ObjectStore, digest_bytes
-from ..project import Project
 from ..release import Component, Release, encode, name_problem
-from ..releases import ReleaseExistsError, build, component_entry, entries_at, fetch
-from ..remotes import Remote, open_remote, parse_url
-from ..transfer import ProgressSink, download
 from ..versions import sort_key
+
+# `deploy status | verify | switch | rollback | prune` run on every host, often from scripts and
+# health checks: what only fetching needs (remotes, boto3, git, sqlite, the transfer engine) is
+# imported where it is used, so those verbs start in the time of the target's own code.
+if TYPE_CHECKING:
+    from .. import closure
+    from ..project import Project
+    from ..remotes import Remote
+    from ..transfer import ProgressSink
 
 
 @dataclass
@@ -62,6 +66,10 @@ def cache_for(target_dir: str, cache: str | None, *, dry_run: bool = False) -> s
 
 def remote_source(url: str | None, name: str, *, cache: str, jobs: int, project: Project | None = None) -> Source:
     """A published release: `url` is a remote URL, or (with `project`) a remote's name or None for its default remote."""
+    from ..config import RemoteConfig
+    from ..releases import fetch
+    from ..remotes import open_remote
+
     if project is not None:
         rem: Remote = project.remote(url, jobs=jobs)
     elif url:
@@ -75,6 +83,8 @@ def remote_source(url: str | None, name: str, *, cache: str, jobs: int, project:
 
 def ref_source(project: Project, ref: str, name: str | None, *, remote: str | None, jobs: int) -> Source:
     """The artifacts of one commit of this repository, as a release named `name` (default: git-<commit>)."""
+    from ..releases import build, entries_at
+
     commit, entries = entries_at(project, ref)
     if not entries:
         raise FilerError(f"{ref} tracks no artifacts; nothing to deploy")
@@ -130,6 +140,9 @@ def deploy(
     link_components: bool = False, sink: ProgressSink | None = None, wait: float = 0.0,
 ) -> DeployResult:
     """`wait`: seconds to wait for another deploy of the target to finish (default: refuse at once)."""
+    from .. import closure
+    from ..releases import ReleaseExistsError, component_entry
+
     started = time.perf_counter()
     target = Target(target_dir)
     release = source.release
@@ -188,9 +201,11 @@ def deploy(
         if not same:
             if os.path.lexists(target.release_dir(name)):
                 target.remove(name)
+            _drop_corrupt_cached(source.store, sizes)
             _fetch(source, sizes, jobs, sink, result)
             staging = target.new_staging_dir(name)
-            _place(source.store, staging, files)
+            own_cache = os.path.realpath(source.store.root) == os.path.realpath(target.default_cache)
+            _place(source.store, staging, files, link=own_cache)
             target.commit(staging, record, source.manifest)
             result.placed = True
         elif have is not None:
@@ -214,6 +229,8 @@ def _fetch(source: Source, sizes: dict[str, int], jobs: int, sink: ProgressSink 
     missing = [o for o in sizes if not source.store.has(o, sizes[o])]
     if not missing:
         return
+    from ..transfer import download
+
     if source.remote is None:
         raise ObjectMissingError(f"{len(missing)} object(s) are not in the cache and no remote was given")
     done = download(source.store, source.remote(), missing, sizes, jobs, sink)
@@ -225,21 +242,54 @@ def _fetch(source: Source, sizes: dict[str, int], jobs: int, sink: ProgressSink 
         )
 
 
-def _place(store: ObjectStore, staging: str, files: list[PlacedFile]) -> None:
-    """Copy every file out of the cache into the staging directory, checked against its oid
-    (copy_out re-hashes anything this process did not verify), read-only; then make it durable."""
+def _drop_corrupt_cached(store: ObjectStore, sizes: dict[str, int]) -> None:
+    """Re-hash what the cache already holds (a read, no write) so that nothing unchecked is
+    placed; a corrupt object is dropped and fetched again like a missing one."""
+    for oid, size in sizes.items():
+        if oid not in store.verified and store.has(oid, size) and not store.verify(oid):
+            store.remove(oid)
+
+
+def _place(store: ObjectStore, staging: str, files: list[PlacedFile], *, link: bool = False) -> None:
+    """Put every file into the staging directory, read-only, from objects verified in this run;
+    then make it durable. With `link` (the target's own cache, same filesystem), a file is a
+    hard link to its read-only cache object: one write per byte instead of two, and no second
+    copy on disk. A shared cache, an executable file or a failed link gets a copy."""
     for f in files:
         if not store.has(f.oid, f.size):  # an object whose length is not the declared one is not the declared file
             actual = os.lstat(store.path(f.oid)).st_size if store.has(f.oid) else None
             raise IntegrityError(f"{f.path}: object {f.oid} holds {actual} bytes, the release declares {f.size}; nothing was placed", oid=f.oid)
         dest = os.path.join(staging, *f.path.split("/"))
         os.makedirs(os.path.dirname(dest), exist_ok=True)
+        if link and not f.exec:
+            store.check(f.oid)  # verified by this run already: free
+            try:
+                os.link(store.path(f.oid), dest)
+                continue
+            except OSError:
+                pass  # another filesystem, too many links, not allowed: copy
         store.copy_out(f.oid, dest)
         os.chmod(dest, 0o555 if f.exec else 0o444)
     for dirpath, _dirs, _files in os.walk(staging, topdown=False):
         if dirpath != staging:
             os.chmod(dirpath, 0o555)
-    os.sync()  # every byte on disk before the rename makes the release present
+    _sync_filesystem(staging)  # every byte on disk before the rename makes the release present
+
+
+def _sync_filesystem(path: str) -> None:
+    """Flush the filesystem holding `path` (Linux syncfs), not every filesystem of the host; os.sync elsewhere."""
+    try:
+        import ctypes
+
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            if ctypes.CDLL(None, use_errno=True).syncfs(fd) == 0:
+                return
+        finally:
+            os.close(fd)
+    except (OSError, AttributeError):
+        pass
+    os.sync()
 
 
 # -- looking after a target --------------------------------------------------------------------------
@@ -437,6 +487,8 @@ class EnvSettings:
 def settings_from_env() -> EnvSettings:
     """Everything a container's start-up needs, from GITFILER_* variables. Every missing or bad
     variable is reported at once, in one message, before anything is fetched."""
+    from ..remotes import parse_url
+
     problems: list[str] = []
     values: dict[str, Any] = {}
     for var in (env.REMOTE, env.RELEASE, env.TARGET):

@@ -369,6 +369,7 @@ class Target:
             def digest(f: PlacedFile) -> str:
                 return hash_file(os.path.join(base, *f.path.split("/")))[0]
 
+            to_hash.sort(key=lambda f: f.size, reverse=True)  # the largest first: the threads finish together
             with ThreadPoolExecutor(max(1, min(jobs, len(to_hash)))) as pool:
                 for f, oid in zip(to_hash, pool.map(digest, to_hash), strict=True):
                     if oid != f.oid:

@@ -346,7 +346,8 @@ class LiveRelease:
         rel = self.components.get(name) or name
         placed = self._files.get(rel)
         if placed is None:
-            raise FilerError(f"{name!r} is not a file of release {self.release}; use path({name!r}) for a directory")
+            self.path(name)  # says so when it is not in the release at all
+            raise FilerError(f"{name!r} is a directory of release {self.release}; use path({name!r}) and read its files")
         with self.open(name) as f:
             data = f.read(placed.size + 1)
         if OID_PREFIX + hashlib.sha256(data).hexdigest() != placed.oid:

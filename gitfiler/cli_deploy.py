@@ -16,6 +16,15 @@ from . import env
 from .cli import Ctx, _Group, cli, emit_json, jobs_option, json_option, pass_ctx, remote_option
 from .quoting import escape_text, quote_path
 
+
+def _release_name(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    from .release import name_problem
+
+    if value is not None and (problem := name_problem(value)):
+        raise click.BadParameter(problem)
+    return value
+
+
 # -- release ----------------------------------------------------------------------------------------
 
 
@@ -42,7 +51,7 @@ def _components_line(info: Any) -> str:
 
 
 @release.command("create")
-@click.argument("name")
+@click.argument("name", callback=_release_name)
 @click.option("--component", "components", multiple=True, metavar="SEL[:VERSION]", help="An artifact type, path or path glob; with :VERSION its recorded version must match (repeatable).")
 @click.option("--from", "rev", default="HEAD", show_default=True, metavar="REV", help="The commit (branch, tag or SHA) whose artifacts the release takes.")
 @click.option("-I", "--include", multiple=True, metavar="GLOB", help="Without --component: only artifacts whose path matches GLOB (repeatable).")
@@ -73,7 +82,7 @@ def release_create(c: Ctx, name: str, components: tuple[str, ...], rev: str, inc
 
 
 @release.command("publish")
-@click.argument("name")
+@click.argument("name", callback=_release_name)
 @remote_option("Filer remote to publish to")
 @click.option("--force", is_flag=True, help="Move a name the remote already has to this release (never needed for a new name).")
 @jobs_option
@@ -172,7 +181,7 @@ def deploy() -> None:
 
 
 @deploy.command("run")
-@click.argument("name", required=False)
+@click.argument("name", required=False, callback=_release_name)
 @click.option("--from", "source", metavar="URL|REMOTE", help="Remote to fetch the published release from (s3://bucket/prefix or a directory; inside a repository also a remote's name).")
 @click.option("--ref", metavar="REV", help="Deploy the artifacts of this commit, branch or tag of the current repository instead (NAME defaults to git-<commit>).")
 @target_option
@@ -205,6 +214,9 @@ def deploy_run(
 
     project = None
     if from_env:  # first: it reports every bad variable at once, GITFILER_JOBS among them
+        given = [flag for flag, value in (("NAME", name), ("--from", source), ("--target", target if target != env.TARGET.raw() else None), ("--ref", ref)) if value]
+        if given:
+            raise click.UsageError(f"--from-env takes the release, remote and target from the environment; drop {', '.join(given)} or drop --from-env")
         settings = d.settings_from_env()
         source, name, target, cache, jobs = settings.remote, settings.release, settings.target, settings.cache or cache, jobs or settings.jobs
     jobs = jobs or env.jobs() or 16
@@ -212,7 +224,12 @@ def deploy_run(
     if source and ref:
         raise click.UsageError("give either --from (a published release) or --ref (a commit of this repository), not both")
     if ref:
-        project = c.project(cache=cache)
+        from .errors import NotARepositoryError
+
+        try:
+            project = c.project(cache=cache)
+        except NotARepositoryError:
+            raise click.UsageError("--ref deploys a commit of the current repository: run it inside the repository, or deploy a published release with --from URL") from None
         src = d.ref_source(project, ref, name, remote=None, jobs=jobs)
     else:
         if not name:
@@ -271,7 +288,7 @@ def deploy_status(c: Ctx, target: str | None, as_json: bool) -> None:
     if as_json:
         emit_json(result.to_json())
         return
-    c.say(f"{quote_path(result.target)}: live {escape_text(result.live or 'nothing')}; releases use {human_bytes(result.disk_used)}")
+    c.say(f"{quote_path(result.target)}: live {escape_text(result.live or 'nothing')}; releases take {human_bytes(result.disk_used)} on disk")
     for r in result.releases:
         mark = "live" if r.live else "previous" if r.previous else ""
         comps = ", ".join(f"{x['name']} {x['version']}" if x.get("version") else str(x["name"]) for x in r.components)
@@ -332,7 +349,7 @@ def deploy_rollback(c: Ctx, target: str | None, as_json: bool) -> None:
 
 
 @deploy.command("switch")
-@click.argument("name")
+@click.argument("name", callback=_release_name)
 @target_option
 @json_option
 @pass_ctx

@@ -137,6 +137,11 @@ class Target:
             raise UnsafePathError(f"{path} is not a plain directory (a link or a file?); move it away and deploy again")
         return True
 
+    def check_layout(self) -> None:
+        """Refuse a link (or a file) where gitfiler's own directories belong, creating nothing."""
+        for d in (self.meta, self.releases, self.records_dir, self.staging, self.default_cache):
+            self._real_dir(d, create=False)
+
     def prepare(self, *, with_cache: bool = False) -> None:
         """Create the layout (the target itself may be a link the user made; what is inside may not)."""
         os.makedirs(self.root, exist_ok=True)
@@ -163,7 +168,7 @@ class Target:
                         raise
                     if time.monotonic() >= deadline:
                         holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
-                        raise DeployBusyError(f"another deploy to {self.root} is running (pid {holder}); wait for it to finish and retry") from None
+                        raise DeployBusyError(f"another deploy to {self.root} is running (pid {holder}); retry when it is done, or pass --wait SECONDS") from None
                     time.sleep(0.1)
             os.ftruncate(fd, 0)
             os.pwrite(fd, str(os.getpid()).encode(), 0)
@@ -298,6 +303,24 @@ class Target:
         link, existing = self.component_link(component)
         if existing != f"current/{path}":
             self._relink(link, f"current/{path}")
+
+    def drop_dangling_links(self) -> list[str]:
+        """Remove component links (`<target>/<x> -> current/...`) the live release no longer has a path for."""
+        dropped = []
+        with os.scandir(self.root) as entries:
+            for entry in entries:
+                if not entry.is_symlink() or entry.name in ("current", "releases"):
+                    continue
+                to = os.readlink(entry.path)
+                if to.startswith("current/") and not os.path.exists(entry.path):
+                    os.unlink(entry.path)
+                    dropped.append(entry.name)
+        return dropped
+
+    def require(self) -> None:
+        """Refuse a directory that is not a deployment target, before any other question is asked of it."""
+        if not os.path.isdir(self.meta):
+            raise FilerError(f"{self.root} is not a gitfiler deployment target (no {META}/ inside); deploy a release there first")
 
     def remove(self, name: str) -> None:
         """Delete a (not live) release: out of releases/ first (one rename), then its records and files."""

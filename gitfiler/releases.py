@@ -58,6 +58,8 @@ def entries_at(project: Project, rev: str) -> tuple[str, list[Entry]]:
     if not project.has_git:
         raise FilerError(f"'{rev}' needs a git repository; run this inside one (or deploy a published release with --from URL)")
     commit = git.rev_parse(project.root, f"{rev}^{{commit}}") if not rev.startswith("-") else None
+    if commit is None and rev == "HEAD":
+        raise FilerError("this repository has no commit yet: commit the .filer files first (git commit), then create the release")
     if commit is None:
         raise FilerError(f"'{rev}' is not a commit, branch or tag of this repository")
     blobs = git.files_named(project.root, commit, REGISTRY_SUFFIX, max_size=MAX_REGISTRY_BYTES)

@@ -292,3 +292,53 @@ def test_a_corrupt_cached_object_is_fetched_again_not_placed(published: Repo, tm
     out = json.loads(git_filer("deploy", "2026.11.2", "--from", src, "--target", str(target), "--cache", str(cache), "--json", cwd=tmp_path).stdout)
     assert out["fetched_objects"] >= 1
     assert (target / "current/models/ranker.pt").read_bytes() == b"weights-1" * 1000
+
+
+def test_force_rebuilds_a_damaged_release_that_is_not_live(published: Repo, tmp_path: Path):
+    target = tmp_path / "srv"
+    src = str(published.remote_dir)
+    make_release(published, "2026.11.2", b"weights-2" * 1000, {"vocab.txt": "v2\n"}, version="1.1.0")
+    git_filer("deploy", "2026.11.1", "--from", src, "--target", str(target), cwd=tmp_path)
+    git_filer("deploy", "2026.11.2", "--from", src, "--target", str(target), cwd=tmp_path)
+    git_filer("deploy", "switch", "2026.11.1", "--target", str(target), cwd=tmp_path)
+    d = target / "releases/2026.11.2/tokenizer"
+    os.chmod(d, 0o755)
+    (d / "vocab.txt").unlink()
+    refused = git_filer("deploy", "2026.11.2", "--from", src, "--target", str(target), cwd=tmp_path, check=False)
+    assert refused.returncode == 7 and "damaged" in refused.stderr and "--force" in refused.stderr
+    git_filer("deploy", "2026.11.2", "--from", src, "--target", str(target), "--force", cwd=tmp_path)
+    assert (target / "current/tokenizer/vocab.txt").read_text() == "v2\n"
+    git_filer("deploy", "verify", "--deep", "--target", str(target), cwd=tmp_path)
+
+
+def test_a_component_link_the_new_release_lacks_is_removed(published: Repo, tmp_path: Path):
+    target = tmp_path / "srv"
+    src = str(published.remote_dir)
+    make_release(published, "2026.11.2", b"weights-2" * 1000, {"vocab.txt": "v2\n"}, version="1.1.0")
+    git_filer("deploy", "2026.11.1", "--from", src, "--target", str(target), "--link-components", cwd=tmp_path)
+    git_filer("deploy", "2026.11.2", "--from", src, "--target", str(target), "-I", "model", "--link-components", cwd=tmp_path)
+    assert os.path.islink(target / "model") and not os.path.lexists(target / "tokenizer")
+    git_filer("deploy", "verify", "--target", str(target), cwd=tmp_path)
+
+
+def test_from_env_refuses_arguments_it_would_ignore(tmp_path: Path):
+    out = git_filer("deploy", "2026.11.1", "--from-env", cwd=tmp_path, check=False)
+    assert out.returncode == 2 and "drop NAME" in out.stderr
+
+
+def test_a_remote_directory_that_does_not_exist_is_exit_5(tmp_path: Path):
+    out = git_filer("deploy", "r1", "--from", str(tmp_path / "nowhere"), "--target", str(tmp_path / "srv"), cwd=tmp_path, check=False)
+    assert out.returncode == 5 and "no such directory" in out.stderr
+    assert not (tmp_path / "srv").exists()
+
+
+def test_dry_run_counts_files_and_places_nothing(published: Repo, tmp_path: Path):
+    target = tmp_path / "srv"
+    out = json.loads(git_filer("deploy", "2026.11.1", "--from", str(published.remote_dir), "--target", str(target), "--dry-run", "--json", cwd=tmp_path).stdout)
+    assert out["dry_run"] and out["files"] == 3 and out["fetched_objects"] == 3
+    assert not (target / "current").exists() and not (target / "releases").exists()
+
+
+def test_a_hostile_release_name_on_the_command_line_is_a_usage_error(tmp_path: Path):
+    out = git_filer("deploy", "../etc", "--from", str(tmp_path), "--target", str(tmp_path / "srv"), cwd=tmp_path, check=False)
+    assert out.returncode == 2 and "not allowed" in out.stderr

@@ -261,7 +261,8 @@ def shared_host(world: World, tmp_path: Path, shared_target: Path) -> Host:
 
 
 def error_lines(proc: Proc) -> list[str]:
-    return [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    """The one line saying what is wrong: ours (`error: `), or click's for a usage error (`Error: `, exit 2)."""
+    return [line for line in proc.stderr.splitlines() if line.startswith(("error: ", "Error: "))]
 
 
 def refused(host: Host, proc: Proc, code: int | tuple[int, ...], before: dict[str, tuple[Any, ...]], *, named: str | None = None) -> None:
@@ -761,7 +762,7 @@ def test_a_hostile_release_name_on_the_command_line_is_refused(world: World, hos
 def test_a_hostile_release_name_is_refused_by_switch_and_verify(live_host: Host, verb: str, name: str):
     before = live_host.state()
     proc = live_host.sub(verb, name) if verb == "switch" else live_host.sub(verb, "--release", name)
-    refused(live_host, proc, EXIT_UNSAFE, before)
+    refused(live_host, proc, (EXIT_UNSAFE, 2), before)  # 2: the command line names it (a usage error)
     assert live_host.live() == f"releases/{GOOD}"
 
 

@@ -60,7 +60,7 @@ def cache_for(target_dir: str, cache: str | None, *, dry_run: bool = False) -> s
         scratch = tempfile.mkdtemp(prefix="gitfiler-dry-run-")
         atexit.register(shutil.rmtree, scratch, True)
         return scratch
-    target.prepare(with_cache=True)
+    target.check_layout()  # what exists must be real directories; nothing is created before the release is found
     return target.default_cache
 
 
@@ -73,6 +73,12 @@ def remote_source(url: str | None, name: str, *, cache: str, jobs: int, project:
     if project is not None:
         rem: Remote = project.remote(url, jobs=jobs)
     elif url:
+        from ..errors import RemoteError
+        from ..remotes import parse_url
+
+        scheme, location = parse_url(url)
+        if scheme == "local" and not os.path.isdir(location):
+            raise RemoteError(f"remote {url}: no such directory on this host; check --from (or GITFILER_REMOTE)")
         rem = open_remote(RemoteConfig(name=url, url=url), jobs=jobs)
     else:
         raise ConfigError("no remote to deploy from; give --from URL")
@@ -148,7 +154,7 @@ def deploy(
     release = source.release
     name = release.name
     entries = {c.name: component_entry(c) for c in release.components}
-    resolved = closure.resolve(source.store, entries.values(), remote=None if dry_run else source.remote, jobs=jobs)
+    resolved = closure.resolve(source.store, entries.values(), remote=source.remote, jobs=jobs)
     problems = [(c.path, str(p), p.exit_code) for c in release.components if (p := resolved.problem(entries[c.name]))]
     problems += _declared_mismatches(release, resolved, entries)
     if problems and not dry_run:
@@ -189,8 +195,8 @@ def deploy(
         have = target.record(name) if os.path.isdir(target.release_dir(name)) else None
         if have is None and os.path.lexists(target.release_dir(name)):
             raise ReleaseExistsError(f"{target.release_dir(name)} exists but no gitfiler deploy made it; move it away and deploy again")
-        same = have is not None and have.release_oid == record.release_oid and have.files == record.files
-        if have is not None and not same:
+        differs = have is not None and (have.release_oid != record.release_oid or have.files != record.files)
+        if differs:
             if not force:
                 raise ReleaseExistsError(
                     f"{target.release_dir(name)} holds a different release {name} (other content or --include); a deployed name never changes "
@@ -198,6 +204,17 @@ def deploy(
                 )
             if live == name:
                 raise ReleaseExistsError(f"release {name} is live in {target.root}; switch to another release before replacing it with --force")
+        same = have is not None and not differs
+        if same and have is not None:
+            bad = target.check(have, deep=False)
+            if bad and (live == name or not force):
+                path, why, code = bad[0]
+                fix = (f"it is live: deploy or switch to another release, then rebuild it with 'git-filer deploy {name} --force'" if live == name
+                       else "rebuild it with the same command and --force")
+                err = FilerError(f"release {name} in {target.root} is damaged ({path}: {why}); {fix}")
+                err.exit_code = code
+                raise err
+            same = not (force and live != name)  # --force rebuilds a present release that is not live
         if not same:
             if os.path.lexists(target.release_dir(name)):
                 target.remove(name)
@@ -208,21 +225,23 @@ def deploy(
             _place(source.store, staging, files, link=own_cache)
             target.commit(staging, record, source.manifest)
             result.placed = True
-        elif have is not None:
-            bad = target.check(have, deep=False)
-            if bad:
-                path, why, code = bad[0]
-                err = FilerError(f"release {name} in {target.root} is damaged ({path}: {why}); redeploy it with --force, or run 'git-filer deploy verify'")
-                err.exit_code = code
-                raise err
         if live != name:
             target.switch(name)
             result.changed = True
         if link_components:
             for c in chosen:
                 target.link_component(c.name, c.path)
+        target.drop_dangling_links()
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _dangling(target: Target) -> list[str]:
+    with os.scandir(target.root) as entries:
+        return sorted(
+            e.name for e in entries
+            if e.is_symlink() and e.name not in ("current", "releases") and os.readlink(e.path).startswith("current/") and not os.path.exists(e.path)
+        )
 
 
 def _fetch(source: Source, sizes: dict[str, int], jobs: int, sink: ProgressSink | None, result: DeployResult) -> None:
@@ -325,8 +344,7 @@ class StatusResult:
 
 def status(target_dir: str) -> StatusResult:
     target = Target(target_dir)
-    if not os.path.isdir(target.meta):
-        raise FilerError(f"{target.root} is not a gitfiler deployment target (no {os.path.basename(target.meta)}/ inside); deploy a release there first")
+    target.require()
     live = target.live()
     previous = target.previous(live)
     rows = []
@@ -361,6 +379,7 @@ class VerifyResult:
 
 def verify(target_dir: str, *, release: str | None = None, deep: bool = False, jobs: int = 2) -> VerifyResult:
     target = Target(target_dir)
+    target.require()
     name = release or target.live()
     if name is None:
         raise FilerError(f"nothing is live in {target.root}; deploy a release first")
@@ -368,6 +387,8 @@ def verify(target_dir: str, *, release: str | None = None, deep: bool = False, j
     if rec is None:
         raise ObjectMissingError(f"release {name} is not present in {target.root} (no deploy record); see 'git-filer deploy status'")
     problems = target.check(rec, deep=deep, jobs=jobs)
+    if name == target.live():
+        problems += [(os.path.join(target.root, n), "a component link to a path the live release does not have", 1) for n in _dangling(target)]
     manifest_path = os.path.join(target.records_dir, f"{name}.release.json")
     kept = target.release_manifest_bytes(name)
     if kept is None:
@@ -390,6 +411,7 @@ class SwitchResult:
 
 def switch(target_dir: str, name: str) -> SwitchResult:
     target = Target(target_dir)
+    target.require()
     with target.lock():
         live = target.live()
         rec = target.record(name)
@@ -400,11 +422,13 @@ def switch(target_dir: str, name: str) -> SwitchResult:
             raise FilerError(f"release {name} in {target.root} is damaged ({bad[0][0]}: {bad[0][1]}); not switching to it; redeploy it with --force")
         if live != name:
             target.switch(name)
+            target.drop_dangling_links()
         return SwitchResult(target.root, name, live, live != name)
 
 
 def rollback(target_dir: str) -> SwitchResult:
     target = Target(target_dir)
+    target.require()
     live = target.live()
     previous = target.previous(live)
     if previous is None:
@@ -430,6 +454,7 @@ def prune(target_dir: str, *, keep: int, dry_run: bool = False) -> PruneResult:
     if keep < 1:
         raise ConfigError("--keep must be at least 1")
     target = Target(target_dir)
+    target.require()
     with target.lock():
         live = target.live()
         protected = {live, target.previous(live)}
@@ -491,10 +516,14 @@ def settings_from_env() -> EnvSettings:
 
     problems: list[str] = []
     values: dict[str, Any] = {}
+    what = {env.REMOTE.name: "the remote's URL", env.RELEASE.name: "the release name", env.TARGET.name: "the target directory"}
+    unset = []
     for var in (env.REMOTE, env.RELEASE, env.TARGET):
         values[var.name] = var.raw()
         if values[var.name] is None:
-            problems.append(f"{var.name} is not set ({var.meaning})")
+            unset.append(f"{var.name} ({what[var.name]})")
+    if unset:
+        problems.append(f"not set: {', '.join(unset)}")
     for check in (env.jobs, env.s3_max_attempts, env.retry_budget):
         try:
             values[check.__name__] = check()
@@ -510,6 +539,9 @@ def settings_from_env() -> EnvSettings:
             problems.append(str(err))
     if name is not None and (problem := name_problem(name)):
         problems.append(f"{env.RELEASE.name}: {problem}")
+    target = values[env.TARGET.name]
+    if target is not None and not os.path.isabs(target):
+        problems.append(f"{env.TARGET.name}={target!r} is relative; give an absolute directory")
     if problems:
-        raise ConfigError(f"cannot deploy from the environment: {'; '.join(problems)}")
+        raise ConfigError(f"deploy --from-env needs GITFILER_REMOTE, GITFILER_RELEASE and GITFILER_TARGET: {'; '.join(problems)}")
     return EnvSettings(url, name, values[env.TARGET.name], env.cache_dir(), values["jobs"])

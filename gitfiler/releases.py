@@ -200,9 +200,9 @@ def fetch(remote: Remote, name: str, store: ObjectStore) -> tuple[str, Release]:
     into `store` (verified, capped) and decoded strictly. Its name must be the one asked for."""
     check_name(name)
     data = remote.get_release(name)
-    where = f"release {name} in remote {remote.describe()}"
+    where = f"release {name} in {remote.describe() if remote.name != remote.url else repr(remote.url)}"
     if data is None:
-        raise ObjectMissingError(f"{where}: not published there; see 'git filer release list -r URL'")
+        raise ObjectMissingError(f"{where}: not published there; check the name and the remote ('git filer release list' in the repository lists what is published)")
     oid = decode_pointer(data, where)
     if not store.has(oid):
         from .transfer import download

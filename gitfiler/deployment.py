@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import FilerError, RegistryError, UnsafePathError
+from .fsutil import fsync_path
 from .objects import is_oid
 from .paths import check_relative
 from .release import MAX_RELEASE_BYTES, Release, check_name, decode, name_problem
@@ -263,7 +264,7 @@ class Target:
         atomic_write_bytes(os.path.join(self.records_dir, f"{name}.json"), json.dumps(record.to_doc(), sort_keys=True).encode())
         os.chmod(staging_dir, 0o555)
         os.rename(staging_dir, self.release_dir(name))
-        fsync_dir(self.releases)
+        fsync_path(self.releases)
 
     def switch(self, name: str) -> None:
         """Point `current` at releases/<name>: a new link renamed over the old one (atomic)."""
@@ -279,7 +280,7 @@ class Target:
         except BaseException:
             os.unlink(tmp)
             raise
-        fsync_dir(os.path.dirname(link))
+        fsync_path(os.path.dirname(link))
 
     def component_link(self, component: str) -> tuple[str, str | None]:
         """Where `<target>/<component>` is and what it links to now (None: nothing there). Refuses a
@@ -437,14 +438,6 @@ def remove_tree(path: str) -> None:
         os.chmod(dirpath, 0o755)
         dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(dirpath, d))]
     shutil.rmtree(path)
-
-
-def fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def age(seconds_since_epoch: float) -> str:

@@ -63,6 +63,15 @@ def publish(
         raise
 
 
+def fsync_path(path: str) -> None:
+    """Flush a file's bytes, or a directory's names, to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_new(data: bytes, mode: int = 0o644) -> Callable[[str], None]:
     """A `fill` for `publish` that writes `data` to a path that must not exist yet."""
 

@@ -14,7 +14,7 @@ import re
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import IO, NamedTuple
 
@@ -415,24 +415,22 @@ def ls_tree(root: str, commit: str, paths: list[str]) -> list[TreeEntry]:
                 return []
             msg = proc.stderr.decode(errors="replace").strip().splitlines()
             raise FilerError(f"git ls-tree failed: {msg[-1] if msg else 'exit ' + str(proc.returncode)}")
-        for record in proc.stdout.split(b"\0"):
-            meta, tab, name = record.partition(b"\t")
-            if not tab:
-                continue
-            mode, kind, oid = meta.decode().split(" ")
-            path = os.fsdecode(name)
-            if path in wanted:
-                out.append(TreeEntry(mode, kind, oid, path))
+        out += [e for e in _tree_records(proc.stdout) if e.path in wanted]
     return out
 
 
-def files_at(root: str, commit: str, paths: list[str], *, max_size: int = MAX_BLOB_BYTES) -> Blobs:
-    """Contents of the regular files `paths` as of `commit`, keyed by path; absent paths (and
-    symlinks, directories, submodules) are left out, those above `max_size` are in `.too_large`."""
-    ids: dict[str, str] = {}
-    for e in ls_tree(root, commit, paths):
-        if e.kind == "blob" and e.mode != "120000":
-            ids[e.path] = e.oid
+def _tree_records(stdout: bytes) -> Iterator[TreeEntry]:
+    """The entries of `git ls-tree -z` output."""
+    for record in stdout.split(b"\0"):
+        meta, tab, name = record.partition(b"\t")
+        if tab:
+            mode, kind, oid = meta.decode().split(" ")
+            yield TreeEntry(mode, kind, oid, os.fsdecode(name))
+
+
+def _files_by_path(root: str, entries: Iterable[TreeEntry], max_size: int) -> Blobs:
+    """The contents of the regular files among `entries` (no links, trees or submodules), keyed by path."""
+    ids = {e.path: e.oid for e in entries if e.kind == "blob" and e.mode != "120000"}
     blobs = read_blobs(root, list(ids.values()), max_size=max_size)
     out = Blobs()
     for path, oid in ids.items():
@@ -441,6 +439,12 @@ def files_at(root: str, commit: str, paths: list[str], *, max_size: int = MAX_BL
         elif oid in blobs.too_large:
             out.too_large[path] = blobs.too_large[oid]
     return out
+
+
+def files_at(root: str, commit: str, paths: list[str], *, max_size: int = MAX_BLOB_BYTES) -> Blobs:
+    """Contents of the regular files `paths` as of `commit`, keyed by path; absent paths (and
+    symlinks, directories, submodules) are left out, those above `max_size` are in `.too_large`."""
+    return _files_by_path(root, ls_tree(root, commit, paths), max_size)
 
 
 def files_named(root: str, commit: str, suffix: str, *, max_size: int = MAX_BLOB_BYTES) -> Blobs:
@@ -451,23 +455,8 @@ def files_named(root: str, commit: str, suffix: str, *, max_size: int = MAX_BLOB
     proc = run(["ls-tree", "-r", "-z", "--full-tree", commit], root, check=False, literal=True)
     if proc.returncode != 0:
         return Blobs()
-    ids: dict[str, str] = {}
-    for record in proc.stdout.split(b"\0"):
-        meta, tab, name = record.partition(b"\t")
-        if not tab:
-            continue
-        mode, kind, oid = meta.decode().split(" ")
-        path = os.fsdecode(name)
-        if kind == "blob" and mode != "120000" and path.endswith(suffix) and len(path.rpartition("/")[2]) > len(suffix):
-            ids[path] = oid
-    blobs = read_blobs(root, list(ids.values()), max_size=max_size)
-    out = Blobs()
-    for path, oid in ids.items():
-        if oid in blobs:
-            out[path] = blobs[oid]
-        elif oid in blobs.too_large:
-            out.too_large[path] = blobs.too_large[oid]
-    return out
+    named = (e for e in _tree_records(proc.stdout) if e.path.endswith(suffix) and len(e.path.rpartition("/")[2]) > len(suffix))
+    return _files_by_path(root, named, max_size)
 
 
 def git_path(root: str, name: str) -> str:

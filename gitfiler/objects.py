@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, TypeGuard
 
 from .errors import FilerError, IntegrityError, ObjectMissingError, UnsafePathError
-from .fsutil import TEMP_PREFIX, disk_full, is_disk_full, unlink_quietly
+from .fsutil import TEMP_PREFIX, disk_full, fsync_path, is_disk_full, unlink_quietly
 
 CHUNK = 4 * 1024 * 1024
 # Above this size a file is copied by the kernel and then hashed; below it, one streamed pass is cheaper.
@@ -186,7 +186,7 @@ class ObjectStore:
         """Make the names of objects written so far durable (one fsync per touched directory)."""
         dirs, self._dirty_dirs = self._dirty_dirs, set()
         for d in sorted(dirs, key=len, reverse=True):
-            _fsync_path(d)
+            fsync_path(d)
 
     def path(self, oid: str) -> str:
         return os.path.join(self.root, relpath_of(oid))
@@ -287,7 +287,7 @@ class ObjectStore:
                 created = False
             else:
                 if self.durable:
-                    _fsync_path(tmp)
+                    fsync_path(tmp)
                 self._ensure_dir(os.path.dirname(target))
                 os.replace(tmp, target)
                 if self.durable:
@@ -444,10 +444,3 @@ def _copy_fd(s: BinaryIO, dest: str) -> None:
                 break
             offset += sent
 
-
-def _fsync_path(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -12,7 +12,7 @@ import stat
 from collections.abc import Iterator
 
 from ..errors import DiskFullError, IntegrityError, ObjectMissingError, RemoteError
-from ..fsutil import publish, write_new
+from ..fsutil import fsync_path, publish, write_new
 from ..objects import MAX_MANIFEST_BYTES, ObjectStore, Progress
 from ..release import MAX_POINTER_BYTES, check_name, name_problem
 from . import LOCKS_DIR, RELEASES_DIR, Listed, LockRecord, Remote, check_lock_name, is_lock_name
@@ -153,7 +153,7 @@ class LocalRemote(Remote):
         try:
             # Durable before it is visible: the pointer vouches for objects already flushed.
             publish(os.path.join(where, name), _write_synced(data), replace=replace)
-            _fsync_dir(where)
+            fsync_path(where)
         except FileExistsError:
             return False
         except (OSError, DiskFullError) as err:
@@ -196,21 +196,9 @@ class LocalRemote(Remote):
 def _write_synced(data: bytes):  # -> fill for fsutil.publish
     def fill(path: str) -> None:
         write_new(data)(path)
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_path(path)
 
     return fill
-
-
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _why(err: IntegrityError) -> str:

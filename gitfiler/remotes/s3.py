@@ -400,16 +400,20 @@ class S3Remote(Remote):
             raise self._fail(err, f"writing lock {LOCKS_DIR}/{name}") from None
 
     def list_locks(self) -> list[LockRecord]:
-        prefix = f"{self._base()}{LOCKS_DIR}/"
+        return self._list_records(LOCKS_DIR, is_lock_name, "listing locks")
+
+    def _list_records(self, directory: str, accept: Callable[[str], bool], doing: str) -> list[LockRecord]:
+        """The small records below `<prefix>/<directory>/` whose names `accept` takes, with their times."""
+        prefix = f"{self._base()}{directory}/"
         out = []
         try:
             for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
                 for item in page.get("Contents", []):
                     name = item["Key"][len(prefix):]
-                    if is_lock_name(name):
+                    if accept(name):
                         out.append(LockRecord(name, item["LastModified"].timestamp()))
         except self._errors as err:
-            raise self._fail(err, "listing locks") from None
+            raise self._fail(err, doing) from None
         return out
 
     def delete_lock(self, name: str) -> None:
@@ -468,17 +472,7 @@ class S3Remote(Remote):
             _close_quietly(body)
 
     def list_releases(self) -> list[LockRecord]:
-        prefix = f"{self._base()}{RELEASES_DIR}/"
-        out = []
-        try:
-            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
-                for item in page.get("Contents", []):
-                    name = item["Key"][len(prefix):]
-                    if name_problem(name) is None:
-                        out.append(LockRecord(name, item["LastModified"].timestamp()))
-        except self._errors as err:
-            raise self._fail(err, "listing releases") from None
-        return out
+        return self._list_records(RELEASES_DIR, lambda name: name_problem(name) is None, "listing releases")
 
 
 class _ResumingBody:

@@ -305,18 +305,17 @@ class Target:
         if existing != f"current/{path}":
             self._relink(link, f"current/{path}")
 
-    def drop_dangling_links(self) -> list[str]:
-        """Remove component links (`<target>/<x> -> current/...`) the live release no longer has a path for."""
-        dropped = []
+    def dangling_links(self) -> list[str]:
+        """Component links (`<target>/<x> -> current/...`) the live release has no path for."""
         with os.scandir(self.root) as entries:
-            for entry in entries:
-                if not entry.is_symlink() or entry.name in ("current", "releases"):
-                    continue
-                to = os.readlink(entry.path)
-                if to.startswith("current/") and not os.path.exists(entry.path):
-                    os.unlink(entry.path)
-                    dropped.append(entry.name)
-        return dropped
+            return sorted(
+                e.name for e in entries
+                if e.is_symlink() and e.name not in ("current", "releases") and os.readlink(e.path).startswith("current/") and not os.path.exists(e.path)
+            )
+
+    def drop_dangling_links(self) -> None:
+        for name in self.dangling_links():
+            os.unlink(os.path.join(self.root, name))
 
     def require(self) -> None:
         """Refuse a directory that is not a deployment target, before any other question is asked of it."""

@@ -236,14 +236,6 @@ def deploy(
     return result
 
 
-def _dangling(target: Target) -> list[str]:
-    with os.scandir(target.root) as entries:
-        return sorted(
-            e.name for e in entries
-            if e.is_symlink() and e.name not in ("current", "releases") and os.readlink(e.path).startswith("current/") and not os.path.exists(e.path)
-        )
-
-
 def _fetch(source: Source, sizes: dict[str, int], jobs: int, sink: ProgressSink | None, result: DeployResult) -> None:
     missing = [o for o in sizes if not source.store.has(o, sizes[o])]
     if not missing:
@@ -388,7 +380,7 @@ def verify(target_dir: str, *, release: str | None = None, deep: bool = False, j
         raise ObjectMissingError(f"release {name} is not present in {target.root} (no deploy record); see 'git-filer deploy status'")
     problems = target.check(rec, deep=deep, jobs=jobs)
     if name == target.live():
-        problems += [(os.path.join(target.root, n), "a component link to a path the live release does not have", 1) for n in _dangling(target)]
+        problems += [(os.path.join(target.root, n), "a component link to a path the live release does not have", 1) for n in target.dangling_links()]
     manifest_path = os.path.join(target.records_dir, f"{name}.release.json")
     kept = target.release_manifest_bytes(name)
     if kept is None:

@@ -941,7 +941,7 @@ def _register_completion() -> None:
     sc.add_completion_class(named(sc.FishComplete), "fish")
 
 
-from . import cli_deploy  # noqa: E402, F401 - registers the release and deploy verbs on `cli`
+from . import cli_deploy, cli_history, cli_model  # noqa: E402, F401 - register the release, deploy, history and model verbs on `cli`
 
 # -- entry point ----------------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent / "gitfiler"
 LAYERS: list[tuple[str, list[str]]] = [
     ("entry and rendering", [
         "gitfiler",  # the package: `from gitfiler import Filer` is an entry point for Python callers
-        "gitfiler.main", "gitfiler.__main__", "gitfiler.cli", "gitfiler.cli_deploy", "gitfiler.ui", "gitfiler.hooks.entry", "gitfiler.handler",
+        "gitfiler.main", "gitfiler.__main__", "gitfiler.cli", "gitfiler.cli_deploy", "gitfiler.cli_history", "gitfiler.cli_model", "gitfiler.ui", "gitfiler.hooks.entry", "gitfiler.handler",
     ]),
     ("use cases", [
         "gitfiler.commands", "gitfiler.commands.*",

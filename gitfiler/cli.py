@@ -633,20 +633,27 @@ def _run_sync(c: Ctx, verb: str, as_json: bool, fn) -> None:
 @cli.command(short_help="Upload what the filer remote lacks.")
 @click.argument("paths", nargs=-1, type=click.Path())
 @remote_option("Filer remote to upload to")
+@click.option("-n", "--dry-run", is_flag=True, help="Only say how many objects and bytes would be uploaded (the remote is asked; nothing is sent).")
 @jobs_option
 @json_option
 @pass_ctx
-def push(c: Ctx, paths: tuple[str, ...], remote: str | None, jobs: int | None, as_json: bool) -> None:
+def push(c: Ctx, paths: tuple[str, ...], remote: str | None, dry_run: bool, jobs: int | None, as_json: bool) -> None:
     """Upload what the registry files reference and the remote lacks (always asks the remote).
 
     \b
     Example:
       git filer push
       git filer push models/ --remote team -j 32
+      git filer push --dry-run
     """
     from .commands.push import push as do_push
 
     project = c.project()
+    if dry_run:
+        from .commands.push import plan
+
+        _say_plan(c, plan(project, list(paths), remote=remote, jobs=jobs), as_json)
+        return
     _run_sync(c, "pushed", as_json, lambda: do_push(project, list(paths), remote=remote, jobs=jobs, sink=c.sink(), on_hooks=c.hooks))
 
 
@@ -659,10 +666,14 @@ def push(c: Ctx, paths: tuple[str, ...], remote: str | None, jobs: int | None, a
 )
 @click.option("-X", "--exclude", multiple=True, metavar="GLOB", help="Skip artifacts, or files inside a directory artifact, matching GLOB (repeatable).")
 @click.option("-f", "--force", is_flag=True, help="Overwrite work tree files even if you modified them.")
+@click.option("-n", "--dry-run", is_flag=True, help="Only say what would be downloaded and written (directory manifests the cache lacks are read).")
 @jobs_option
 @json_option
 @pass_ctx
-def pull(c: Ctx, paths: tuple[str, ...], remote: str | None, include: tuple[str, ...], exclude: tuple[str, ...], force: bool, jobs: int | None, as_json: bool) -> None:
+def pull(
+    c: Ctx, paths: tuple[str, ...], remote: str | None, include: tuple[str, ...], exclude: tuple[str, ...], force: bool, dry_run: bool, jobs: int | None,
+    as_json: bool,
+) -> None:
     """Download what is missing from the cache, verify it, and hydrate the work tree.
 
     Modified files are never overwritten without --force: they are listed and the
@@ -674,10 +685,16 @@ def pull(c: Ctx, paths: tuple[str, ...], remote: str | None, include: tuple[str,
       git filer pull
       git filer pull --include 'models/prod/**' -j 32
       git filer pull -I 'data/images/*.png'
+      git filer pull --dry-run
     """
     from .commands.pull import pull as do_pull
 
     project = c.project()
+    if dry_run:
+        from .commands.pull import plan
+
+        _say_plan(c, plan(project, list(paths), include=include, exclude=exclude, force=force, remote=remote, jobs=jobs), as_json)
+        return
     done = []
 
     def run():
@@ -688,6 +705,21 @@ def pull(c: Ctx, paths: tuple[str, ...], remote: str | None, include: tuple[str,
     _run_sync(c, "pulled", as_json, run)
     if done and not as_json:
         _note_partial(c, done[0])
+
+
+def _say_plan(c: Ctx, plan, as_json: bool) -> None:  # plan: sync.SyncPlan
+    from .ui import human_bytes
+
+    if as_json:
+        emit_json(plan.to_json())
+    elif plan.action == "push":
+        c.say(f"would upload {plan.objects} object(s), {human_bytes(plan.bytes)} to {escape_text(plan.remote)} ({plan.present} already there)")
+    else:
+        kept = f"; {len(plan.kept)} modified file(s) would be kept (--force overwrites them)" if plan.kept else ""
+        c.say(f"would download {plan.objects} object(s), {human_bytes(plan.bytes)} from {escape_text(plan.remote)} ({plan.present} already cached) "
+              f"and write {plan.files} file(s) in the work tree{kept}")
+    for what, why in plan.problems:
+        c.note(f"  {quote_path(what)}: {escape_text(why)}")
 
 
 def _note_partial(c: Ctx, result) -> None:

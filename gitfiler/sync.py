@@ -425,6 +425,96 @@ def _file_entry(e: Entry, oid: str, size: int) -> Entry:
     return Entry(registry=e.registry, path=e.path, kind="file", oid=oid, size=size)
 
 
+# -- dry runs: what push or pull would move ------------------------------------------------------
+
+
+@dataclass
+class SyncPlan:
+    """What `push --dry-run` / `pull --dry-run` found: nothing is uploaded, downloaded or written
+    (a pull's plan does read the directory manifests the cache lacks: they say which files there are)."""
+
+    action: str  # "push" or "pull"
+    remote: str
+    artifacts: int
+    objects: int = 0
+    bytes: int = 0
+    present: int = 0  # already where they would go
+    files: int = 0  # pull: work-tree files that would be written
+    kept: list[str] = field(default_factory=list)  # pull: modified files that would be kept (no --force)
+    problems: list[tuple[str, str]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dry_run": True, "action": self.action, "remote": self.remote, "artifacts": self.artifacts, "objects": self.objects, "bytes": self.bytes,
+            "already_present": self.present, "files": self.files, "kept": self.kept, "problems": [{"what": w, "why": y} for w, y in self.problems],
+        }
+
+
+def plan_push(project: Project, entries: list[Entry], *, remote: str | None = None, jobs: int = 16) -> SyncPlan:
+    """Which objects `push` would upload (the remote is asked, as push asks it) and how many bytes."""
+    from .transfer import find_missing
+
+    rem = project.remote(remote, jobs=jobs)
+    out = SyncPlan("push", rem.describe(), len(entries))
+    sizes: dict[str, int] = {}
+    for e in entries:
+        try:
+            sizes.update(closure.of(project.store, e).sizes())
+        except closure.ManifestUnavailable:
+            sizes.setdefault(e.oid, 0)  # the manifest stands for its files: the remote must have it already
+        except FilerError as err:
+            out.problems.append((e.registry, str(err)))
+    missing = find_missing(rem, list(sizes), jobs)
+    out.present = len(sizes) - len(missing)
+    for oid in missing:
+        if project.store.has(oid):
+            out.objects += 1
+            out.bytes += sizes[oid]
+        else:
+            out.problems.append((oid, f"not in the filer remote '{rem.name}' nor in the local cache"))
+    return out
+
+
+def plan_pull(
+    project: Project, entries: list[Entry], *, remote: str | None = None, jobs: int = 16, force: bool = False, scope: Scope | None = None,
+) -> SyncPlan:
+    """What `pull` would download into the cache and write into the work tree."""
+    opened: list[Any] = []
+
+    def rem() -> Any:
+        if not opened:
+            opened.append(project.remote(remote, jobs=jobs))
+        return opened[0]
+
+    resolved = closure.resolve(project.store, entries, remote=rem, jobs=jobs)
+    entries = list(entries)
+    if scope is not None and (scope.include or scope.exclude):
+        entries, _partial = scope.narrow(entries, resolved)
+    only = scope.keeps if scope is not None and (scope.include or scope.exclude) else None
+    out = SyncPlan("pull", rem().describe(), len(entries))
+    seen: set[str] = set()
+    for e in entries:
+        found = resolved.get(e)
+        if found is None:
+            err = resolved.problem(e)
+            out.problems.append((e.registry, str(err) if err else "its directory manifest is unavailable"))
+            continue
+        for item in found.files:
+            if item.oid in seen:
+                continue
+            seen.add(item.oid)
+            if project.store.has(item.oid, item.size):
+                out.present += 1
+            else:
+                out.objects += 1
+                out.bytes += item.size
+        report = plan(project, found, force=force, only=only)
+        out.files += len(report.todo)
+        out.kept += report.kept
+        out.problems += report.problems
+    return out
+
+
 def raise_if_failed(out: SyncResult, action: str) -> None:
     failures = list(out.problems) + list(out.transfer.failures)
     if failures:

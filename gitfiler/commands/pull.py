@@ -28,3 +28,14 @@ def pull(
         project, entries, force=force, remote=remote, jobs=project.jobs(jobs), sink=sink, unreadable=unreadable,
         scope=sync.Scope(include, exclude),
     )
+
+
+def plan(
+    project: Project, paths: list[str], *, include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), force: bool = False,
+    remote: str | None = None, jobs: int | None = None,
+) -> sync.SyncPlan:
+    """`pull --dry-run`: what would be downloaded and written; installs no hooks, changes no work-tree file."""
+    entries, unreadable = sync.select(project, paths, include, exclude, lenient=True)
+    out = sync.plan_pull(project, entries, remote=remote, jobs=project.jobs(jobs), force=force, scope=sync.Scope(include, exclude))
+    out.problems = [(reg, str(err)) for reg, err in unreadable] + out.problems
+    return out

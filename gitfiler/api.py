@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, BinaryIO
 
 from . import closure as closures
-from . import serializers, sync
+from . import env, serializers, sync
 from .commands import add as add_cmd
 from .commands import remove as remove_cmd
 from .commands import status as status_cmd
@@ -58,6 +58,7 @@ class Filer:
     """
 
     def __init__(self, directory: str | os.PathLike[str] = ".", remote: str | None = None, *, repo: str | os.PathLike[str] | None = None, cache: str | os.PathLike[str] | None = None) -> None:
+        env.validate_all()  # every bad GITFILER_* variable in one message, before anything is touched
         self.directory = os.path.abspath(os.fspath(directory))
         os.makedirs(self.directory, exist_ok=True)
         start = os.fspath(repo) if repo is not None else self.directory
@@ -169,6 +170,31 @@ class Filer:
         remove_cmd.remove(self.project, [self._get(name)], remove_remote=remove_remote, remote=self.remote)
 
     def remove_locals(self) -> list[str]:
+        """Untrack the artifacts of this directory that were never pushed, and return their names.
+
+        As in the original `Filer` API: their registry files go (unstaged, their `.gitignore`
+        lines too, like `git filer remove --keep-files`), the artifact files stay on disk. The
+        remote itself is asked whether it holds each artifact (never the local record of what it
+        holds); a directory counts as pushed once its manifest is there, since a push uploads the
+        manifest last. Raises RemoteError when the remote cannot be asked: then nothing changes.
+        To free disk instead, see `free_local_copies()`.
+        """
+        entries = self._entries()
+        if not entries:
+            return []
+        from .transfer import find_missing
+
+        remote = self.project.remote(self.remote, jobs=self.jobs)
+        wanted = {e.oid for e in entries}
+        missing = find_missing(remote, wanted, self.jobs)
+        self.project.state.remote_mark(remote.name, wanted - missing)
+        self.project.state.remote_mark(remote.name, missing, present=False)
+        never_pushed = [e for e in entries if e.oid in missing]
+        if never_pushed:
+            remove_cmd.remove(self.project, never_pushed, keep_files=True)
+        return [self._name_of(e) for e in never_pushed]
+
+    def free_local_copies(self) -> list[str]:
         """Free local disk: delete the work tree copies and cached bytes of artifacts the remote holds.
 
         The remote itself is asked (never the local record of what it holds) for every object of
@@ -241,6 +267,8 @@ class Filer:
             out.append(FileInfo(self._name_of(e), e.artifact, row.state, e.size, e.oid, dict(e.meta)))
         for info in out:
             print(f"{info.name} ({info.state})")  # noqa: T201 - show_files is documented to print, for notebooks
+        if not out:
+            print("[no files exist]")  # noqa: T201 - the original API's words, which notebooks may look for
         return out
 
     @staticmethod
@@ -270,12 +298,27 @@ class Filer:
 
     def path(self, name: str) -> str:
         """A local path holding exactly the committed bytes of `name`, hydrating it if needed."""
+        return self.pull(name)
+
+    def pull(self, name: str) -> str:
+        """Hydrate `name` from the remote (verified, like `git filer pull`) and return its path.
+        Nothing is downloaded when the work tree or the cache already holds the committed bytes."""
         entry = self._get(name)
         try:
             sync.pull(self.project, [entry], remote=self.remote, jobs=self.jobs)
         except ConflictError:
             raise FilerError(f"{entry.artifact} was modified locally; re-dump it or remove the local change") from None
         return self.project.abspath(entry.artifact)
+
+    def pull_all(self) -> list[str]:
+        """Hydrate every artifact of this directory, as `git filer pull` does, and return their names.
+        A registry file that cannot be read is reported with the rest; the other artifacts still land.
+        A locally modified file is kept, not overwritten (ConflictError names it)."""
+        entries = self._entries()
+        bad = list(getattr(self, "_bad", []))
+        if entries or bad:
+            sync.pull(self.project, entries, remote=self.remote, jobs=self.jobs, unreadable=bad)
+        return [self._name_of(e) for e in entries]
 
     def open(self, name: str) -> BinaryIO:
         """A read-only binary file object over the verified bytes of `name`."""

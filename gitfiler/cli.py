@@ -158,6 +158,7 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool, directory: str) -> None:
       git commit -m "model v1" && git filer push
     """
     ctx.obj = Ctx(verbose, quiet, directory)
+    env.validate_all(skip=ctx.invoked_subcommand in ("doctor", "deploy", "hook"))  # those three report bad variables among their own findings
 
 
 # -- init / remote ---------------------------------------------------------------------
@@ -496,20 +497,27 @@ def remote_default(c: Ctx, name: str, local: bool) -> None:
 @click.option("-m", "--meta", "meta", multiple=True, metavar="KEY=VALUE", help="Record free-form metadata (repeatable).")
 @click.option("--type", "art_type", metavar="TYPE", help="Record the artifact's type (e.g. model), the name a release gives it: letters, digits, . _ -.")
 @click.option("--version", "art_version", metavar="VERSION", help="Record the artifact's version (e.g. 1.4.0 or 2026.11.1): one line of text.")
+@click.option("--auto", "auto", is_flag=True, help="Split by size: files over large_file_threshold are tracked with gitfiler, the others are staged with git add.")
 @jobs_option
 @json_option
 @pass_ctx
-def add(c: Ctx, paths: tuple[str, ...], meta: tuple[str, ...], art_type: str | None, art_version: str | None, jobs: int | None, as_json: bool) -> None:
+def add(
+    c: Ctx, paths: tuple[str, ...], meta: tuple[str, ...], art_type: str | None, art_version: str | None, auto: bool, jobs: int | None, as_json: bool,
+) -> None:
     """Track files or directories: hash into the cache, write PATH.filer, git-ignore PATH, stage.
 
-    Re-adding keeps the metadata, type and version already recorded unless given again.
+    A directory leaves out the files git ignores (.gitignore, .git/info/exclude) and those a
+    .filerignore lists; add says how many. Re-adding keeps the metadata, type and version
+    already recorded unless given again.
 
     \b
     Example:
       git filer add models/resnet.pt data/train/ -m framework=torch
       git filer add models/resnet.pt --type model --version 1.4.0
+      git filer add --auto data/     # large files to gitfiler, small ones to git
     """
     from .commands.add import add as do_add
+    from .commands.add import add_auto
     from .errors import FilerError
     from .registry import check_type_version
 
@@ -524,7 +532,15 @@ def add(c: Ctx, paths: tuple[str, ...], meta: tuple[str, ...], art_type: str | N
     except FilerError as err:
         raise click.BadParameter(str(err)) from None
     project = c.project()
-    results = do_add(project, list(paths), jobs=jobs, meta=metadata, type=art_type, version=art_version, on_hooks=c.hooks)
+    to_git: list[str] | None = None
+    if auto:
+        split = add_auto(project, list(paths), jobs=jobs, meta=metadata, type=art_type, version=art_version, on_hooks=c.hooks)
+        if as_json:
+            emit_json(split.to_json())
+            return
+        results, to_git = split.filer, split.git
+    else:
+        results = do_add(project, list(paths), jobs=jobs, meta=metadata, type=art_type, version=art_version, on_hooks=c.hooks)
     if as_json:
         emit_json([r.to_json() for r in results])
         return
@@ -533,7 +549,12 @@ def add(c: Ctx, paths: tuple[str, ...], meta: tuple[str, ...], art_type: str | N
     for r in results:
         what = f"{r.files} files, " if r.files is not None else ""
         verb = "added" if r.changed else "unchanged"
-        c.say(f"{verb} {quote_path(r.artifact)} ({what}{human_bytes(r.size)}) -> {quote_path(r.registry)}")
+        skipped = f"; skipped: {r.skipped} ignored file{'s' if r.skipped != 1 else ''}" if r.skipped else ""
+        c.say(f"{verb} {quote_path(r.artifact)} ({what}{human_bytes(r.size)}) -> {quote_path(r.registry)}{skipped}")
+    for rel in to_git or []:
+        c.say(f"git add {quote_path(rel)}")
+    if to_git is not None:
+        c.say(f"{len(results)} file(s) tracked with gitfiler, {len(to_git)} staged with git")
 
 
 STATE_COLOURS = {"synced": "green", "local": "yellow", "modified": "red", "missing": "magenta"}

@@ -29,13 +29,14 @@ class Var:
     """One variable: `kind` is how its value is read and `default` what applies when it is
     unset, both as the docs say them; `meaning` is its line in the docs."""
 
-    __slots__ = ("name", "kind", "default", "meaning")
+    __slots__ = ("name", "kind", "default", "meaning", "choices")
 
-    def __init__(self, name: str, kind: str, default: str, meaning: str) -> None:
+    def __init__(self, name: str, kind: str, default: str, meaning: str, choices: tuple[str, ...] = ()) -> None:
         self.name = name
         self.kind = kind  # "yes/no", "number", "seconds", "path", "text" or "name"
         self.default = default
         self.meaning = meaning
+        self.choices = choices  # a "name" that must be one of these; () for any
 
     def __repr__(self) -> str:
         return f"Var({self.name!r})"
@@ -51,7 +52,12 @@ VERBOSE = Var("GITFILER_VERBOSE", "yes/no", "no", "print the traceback of an une
 AUTOPUSH = Var("GITFILER_AUTOPUSH", "yes/no", "config `autopush`", "post-commit uploads the new commit's artifacts, overriding the config's `autopush`")
 AUTOPULL = Var("GITFILER_AUTOPULL", "yes/no", "config `autopull`", "checkout, merge and rebase hydrate artifacts, overriding the config's `autopull`")
 JOBS = Var("GITFILER_JOBS", "number", "config `jobs`, else 16", "parallel transfers (`-j` wins)")
-CHECKOUT = Var("GITFILER_CHECKOUT", "name", "config `checkout`, else `auto`", "checkout strategy, overriding the config: auto, reflink, copy, hardlink, symlink")
+# The choices are links.STRATEGIES, spelled out because this module imports nothing of gitfiler's
+# but its errors (tests/unit/test_env.py keeps the two equal).
+CHECKOUT = Var(
+    "GITFILER_CHECKOUT", "name", "config `checkout`, else `auto`", "checkout strategy, overriding the config: auto, reflink, copy, hardlink, symlink",
+    choices=("auto", "reflink", "copy", "hardlink", "symlink"),
+)
 CACHE_DIR = Var("GITFILER_CACHE_DIR", "path", "`.git/filer` (shared by worktrees)", "use this directory as the object cache (e.g. a host-wide shared cache; `--cache` wins)")
 REMOTE = Var(
     "GITFILER_REMOTE", "text", "config `default_remote`",
@@ -125,6 +131,66 @@ def choice(var: Var, choices: tuple[str, ...], environ: Mapping[str, str] | None
     if value not in choices:
         raise ConfigError(f"{var.name}={value!r} is not one of {', '.join(choices)}")
     return value
+
+
+def whole_number(what: str, value: object, *, minimum: int = 1) -> int:
+    """A whole number from a setting that is not an environment variable (a config file's value),
+    refused with a ConfigError naming `what`, never a raw ValueError."""
+    n: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        n = value
+    elif isinstance(value, str):
+        try:
+            n = int(value.strip())
+        except ValueError:
+            pass
+    if n is None or n < minimum:
+        raise ConfigError(f"{what}: {value!r} is not a whole number of at least {minimum}")
+    return n
+
+
+def check(var: Var, environ: Mapping[str, str] | None = None) -> None:
+    """Raise the ConfigError its reader would raise for `var`'s value; paths and free text accept anything."""
+    if var.kind == "yes/no":
+        flag(var, environ)
+    elif var.kind == "number":
+        number(var, environ)
+    elif var.kind == "seconds":
+        seconds(var, environ)
+    elif var.choices:
+        choice(var, var.choices, environ)
+
+
+def problems(environ: Mapping[str, str] | None = None) -> list[str]:
+    """What is wrong with each set variable of `VARIABLES`, one message each, in table order."""
+    found = []
+    for var in VARIABLES:
+        try:
+            check(var, environ)
+        except ConfigError as err:
+            found.append(str(err))
+    return found
+
+
+def validate_all(environ: Mapping[str, str] | None = None, *, skip: bool = False) -> None:
+    """Check every variable at once, so a user fixes them all in one go rather than one per run.
+
+    One bad variable raises its own reader's message; several raise one ConfigError naming them
+    all on one line. Not for the hooks' fast path: a hook reads only what it needs. `skip`: the
+    caller reports bad variables itself, among its other findings (`doctor`, `deploy --from-env`).
+    """
+    if skip:
+        return
+    found = problems(environ)
+    if len(found) == 1:
+        raise ConfigError(found[0])
+    if found:
+        # Each reader's message is "what is wrong; how to fix it": keep the first half of each
+        # and say the fix once, so the line stays readable.
+        listed = "; ".join(message.split("; ")[0] for message in found)
+        words = ", ".join(TRUE_WORDS) + " / " + ", ".join(FALSE_WORDS)
+        yes_no = f"; yes/no values are {words}" if any("is not a yes/no value" in m for m in found) else ""
+        raise ConfigError(f"{len(found)} GITFILER_* variables are invalid: {listed} (fix or unset them{yes_no})")
 
 
 # -- the variables, as their readers want them ----------------------------------------------------

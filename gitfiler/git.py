@@ -459,6 +459,29 @@ def files_named(root: str, commit: str, suffix: str, *, max_size: int = MAX_BLOB
     return _files_by_path(root, named, max_size)
 
 
+def ignored_below(root: str, directory: str, unignore: list[str]) -> list[str]:
+    """Files below `directory` (repo-relative, untracked) that git's standard ignore rules
+    (.gitignore files, info/exclude, core.excludesFile) leave out, in one `ls-files` call.
+
+    `unignore`: command-line patterns (highest precedence in git) evaluated first, e.g.
+    `!/data/train` so that a directory that is itself ignored is still looked into and only
+    the rules about what lies inside it count."""
+    args = ["ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--full-name"]
+    for pattern in unignore:
+        args += ["-x", pattern]
+    proc = run([*args, "--", directory], root, literal=True)
+    return [os.fsdecode(p) for p in proc.stdout.split(b"\0") if p]
+
+
+def untracked(root: str, paths: list[str]) -> list[str]:
+    """Untracked, not ignored files at or below `paths` (literal), repo-relative."""
+    out: dict[str, None] = {}
+    for chunk in _chunks(paths):
+        proc = run(["ls-files", "-z", "--others", "--exclude-standard", "--full-name", "--", *chunk], root, literal=True)
+        out.update((os.fsdecode(p), None) for p in proc.stdout.split(b"\0") if p)
+    return list(out)
+
+
 def git_path(root: str, name: str) -> str:
     """`git rev-parse --git-path NAME`: honours core.hooksPath and linked worktrees."""
     out = os.fsdecode(run(["rev-parse", "--git-path", name], root).stdout).removesuffix("\n")
@@ -545,3 +568,92 @@ def worktrees(root: str) -> list[str]:
 
 def fetch(root: str, remote: str) -> None:
     run(["fetch", "--quiet", "--prune", remote], root)
+
+
+# -- model dependencies (issue 11): blob ids of tracked paths, without re-hashing unchanged files ----
+
+
+def index_blob_ids(root: str, paths: list[str]) -> dict[str, str]:
+    """{path: blob id} of every file git's index holds at or below `paths` (literal paths:
+    a file, or a directory and everything below it). Submodules are left out; of an
+    unmerged path, the last stage listed."""
+    out: dict[str, str] = {}
+    for chunk in _chunks(paths):
+        proc = run(["ls-files", "-s", "-z", "--full-name", "--", *chunk], root, literal=True)
+        # One regex over the whole output: parsing record by record cost more than git itself.
+        for mode, oid, path in _LS_STAGE.findall(proc.stdout):
+            if mode != b"160000":
+                out[os.fsdecode(path)] = oid.decode()
+    return out
+
+
+_LS_STAGE = re.compile(rb"([0-7]{6}) ([0-9a-f]{40}|[0-9a-f]{64}) [0-3]\t([^\0]*)\0")
+
+
+def worktree_changed(root: str, paths: list[str]) -> set[str]:
+    """Tracked files at or below `paths` whose work-tree content differs from the index (or that are
+    deleted). Porcelain `diff` refreshes stat data in memory, so a file merely touched is not listed,
+    and git compares content only for files whose stat data changed: unchanged files are not read."""
+    out: set[str] = set()
+    for chunk in _chunks(paths):
+        proc = run(
+            ["-c", "core.quotepath=off", "diff", "--name-only", "-z", "--no-renames", "--no-ext-diff", "--ignore-submodules", "--", *chunk],
+            root, literal=True,
+        )
+        out.update(os.fsdecode(p) for p in proc.stdout.split(b"\0") if p)
+    return out
+
+
+def hash_paths(root: str, paths: list[str]) -> dict[str, str]:
+    """{path: blob id} of work-tree files, as `git add` would store them (clean filters applied),
+    in one `hash-object --stdin-paths` process (a path holding a newline gets its own)."""
+    out: dict[str, str] = {}
+    batch = [p for p in paths if "\n" not in p]
+    if batch:
+        proc = run(["hash-object", "--stdin-paths"], root, input=b"".join(os.fsencode(p) + b"\n" for p in batch))
+        ids = proc.stdout.decode().split()
+        if len(ids) != len(batch):
+            raise FilerError("git hash-object returned fewer ids than paths; retry")
+        out.update(zip(batch, ids, strict=True))
+    for p in paths:
+        if "\n" in p:
+            out[p] = run(["hash-object", "--", p], root, literal=True).stdout.decode().strip()
+    return out
+
+
+# -- history of one path (issue 11: `git filer log`) ----------------------------------------
+
+
+class PathVersion(NamedTuple):
+    commit: str
+    time: int  # committer time, seconds since the epoch
+    subject: str
+    mode: str  # the path's mode after the commit ("000000" when the commit removed it)
+    blob: str  # its blob after the commit (ZERO_SHA when removed)
+
+
+def path_log(root: str, path: str, rev: str = "HEAD") -> list[PathVersion]:
+    """Every commit reachable from `rev` that changed `path` (an exact repo-relative path),
+    newest first, with the path's blob after it; one `git log` process. A merge is compared
+    with its first parent (what the branch saw change)."""
+    if rev.startswith("-"):
+        raise ValueError(f"not a revision: {rev!r}")
+    args = ["log", "-z", "--format=%x01%H %ct %s", "--raw", "--no-abbrev", "--no-renames", "--diff-merges=first-parent", rev, "--", path]
+    proc = run(args, root, literal=True)
+    out: list[PathVersion] = []
+    fields = proc.stdout.split(b"\0")
+    header: list[str] | None = None
+    i = 0
+    while i < len(fields):
+        item = fields[i].lstrip(b"\n")
+        i += 1
+        if item.startswith(b"\x01"):
+            parts = item[1:].decode(errors="replace").split(" ", 2)
+            header = [parts[0], parts[1], parts[2] if len(parts) > 2 else ""]
+        elif item.startswith(b":") and header is not None and i < len(fields):
+            meta = item[1:].decode().split(" ")
+            name = os.fsdecode(fields[i])
+            i += 1
+            if name == path and len(meta) >= 4:
+                out.append(PathVersion(header[0], int(header[1]), header[2], meta[1], meta[3]))
+    return out

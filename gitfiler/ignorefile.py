@@ -1,9 +1,13 @@
-"""The per-directory `.gitignore` lines that keep tracked artifacts out of git.
+"""The per-directory `.gitignore` lines that keep tracked artifacts out of git, and the
+rules that keep files out of a directory artifact (git's ignore rules and `.filerignore`).
 
 Each artifact is ignored by one anchored line (`/name`) in the `.gitignore` beside it,
 read and written through the work tree's link-safe access."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from .treefs import TreeFS
 
@@ -72,3 +76,67 @@ def ensure_union_merge(tree: TreeFS) -> str | None:
         text += "\n"
     tree.write_atomic(ATTRIBUTES, (text + _UNION_MERGE_NOTE + "\n" + UNION_MERGE_LINE + "\n").encode("utf-8", "surrogateescape"))
     return ATTRIBUTES
+
+
+# -- what a directory artifact leaves out -------------------------------------------------
+
+FILERIGNORE = ".filerignore"
+MAX_FILERIGNORE_BYTES = 1 << 20
+
+if TYPE_CHECKING:
+    import pathspec
+
+
+def _ancestors(artifact: str) -> list[str]:
+    """"" (the root), then each directory above `artifact`, then `artifact` itself."""
+    parts = artifact.split("/")
+    return ["", *("/".join(parts[: i + 1]) for i in range(len(parts)))]
+
+
+def unignore_patterns(artifact: str) -> list[str]:
+    """Command-line patterns that un-ignore `artifact` and every directory above it, so that
+    git looks inside it and only the rules about what lies inside count: gitfiler's own
+    `/name` line (and a user's `data/`) ignore the directory as a whole, not its files."""
+    return ["!" + ignore_line(d) for d in _ancestors(artifact)[1:]]
+
+
+def rule_files(artifact: str) -> list[str]:
+    """The ignore files outside `artifact` that decide what it leaves out (the ones inside
+    it are files of the directory itself): .gitignore and .filerignore at the root and in
+    each directory above it."""
+    out = []
+    for d in _ancestors(artifact)[:-1]:
+        for name in (".gitignore", FILERIGNORE):
+            out.append(f"{d}/{name}" if d else name)
+    return out
+
+
+def filer_ignored(tree: TreeFS, artifact: str, files: Iterable[str]) -> set[str]:
+    """Which of `files` (relative to the directory `artifact`) a `.filerignore` lists.
+
+    `.filerignore` files use gitignore syntax and are read at the root, in each directory
+    above the artifact and in the artifact itself; a deeper one overrides a shallower one.
+    They are read through `tree`: a link is refused, never followed, and size is capped."""
+    specs: list[tuple[str, pathspec.GitIgnoreSpec]] = []
+    for d in _ancestors(artifact):
+        rel = f"{d}/{FILERIGNORE}" if d else FILERIGNORE
+        data = tree.read_capped(rel, MAX_FILERIGNORE_BYTES, FILERIGNORE)
+        if data:
+            import pathspec  # only when there are rules: `status` starts without it
+
+            lines = data.decode("utf-8", "surrogateescape").splitlines()
+            # Paths below the artifact as seen from this .filerignore's directory.
+            below = artifact[len(d) + 1 :] if d else artifact
+            specs.append((below + "/" if below else "", pathspec.GitIgnoreSpec.from_lines(lines)))
+    if not specs:
+        return set()
+    out = set()
+    for f in files:
+        ignored = False
+        for base, spec in specs:
+            verdict = spec.check_file(base + f).include
+            if verdict is not None:
+                ignored = verdict
+        if ignored:
+            out.add(f)
+    return out

@@ -1,4 +1,4 @@
-"""Serializers for `Filer.dump/load`: pickle (default), json, raw bytes, joblib when
+"""Serializers for `Filer.dump/load`: pickle (default), json, raw bytes, joblib and dill when
 installed, and any a user registers (torch, safetensors, ...).
 
 A serializer only ever sees bytes whose SHA-256 was checked against the
@@ -9,6 +9,7 @@ and remotes you trust.
 
 from __future__ import annotations
 
+import importlib.util
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,6 +49,8 @@ def register_serializer(name: str, extension: str, dump: Callable[[Any, BinaryIO
 def get(name: str) -> Serializer:
     if name == "joblib" and name not in _REGISTRY:
         _register_joblib()
+    if name == "dill" and name not in _REGISTRY:
+        raise FilerError("serializer 'dill' needs the dill package: pip install 'gitfiler[dill]' (or pip install dill)")
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -108,9 +111,27 @@ def _register_joblib() -> None:
     register_serializer("joblib", ".joblib", dump, load, replace=True)
 
 
+def _dill_dump(obj: Any, f: BinaryIO) -> None:
+    import dill  # type: ignore[import-untyped,unused-ignore]
+
+    # recurse: a function takes the globals it uses along (a notebook's `offset = 10`), not a
+    # reference to a __main__ that the loading process does not have.
+    dill.dump(obj, f, protocol=dill.HIGHEST_PROTOCOL, recurse=True)
+
+
+def _dill_load(f: BinaryIO) -> Any:
+    import dill  # type: ignore[import-untyped,unused-ignore]
+
+    return dill.load(f)
+
+
 register_serializer("pickle", ".pkl", _pickle_dump, _pickle_load)
 register_serializer("json", ".json", _json_dump, _json_load)
 register_serializer("bytes", ".bin", _bytes_dump, lambda f: f.read())
+# dill pickles what pickle cannot (lambdas, closures, functions of a notebook's __main__). Found
+# without importing it: dill is imported by the first dump or load that uses it, not by gitfiler's.
+if importlib.util.find_spec("dill") is not None:
+    register_serializer("dill", ".dill", _dill_dump, _dill_load)
 
 
 def load_bytes(ser: Serializer, data: bytes) -> Any:

@@ -12,11 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from . import manifest
+from . import git, manifest
 from .closure import Closure, Item, ManifestUnavailable
 from .closure import of as of_entry
 from .errors import DiskFullError, FilerError, UnsafePathError
 from .fsutil import TEMP_PREFIX, is_disk_full
+from .ignorefile import filer_ignored, rule_files, unignore_patterns
 from .links import try_reflink
 from .manifest import ManifestEntry
 from .objects import ObjectStore, digest_bytes, hash_stream
@@ -31,6 +32,8 @@ class WorkTree(Protocol):
     (a `Project` is one; the module does not depend on how it is configured)."""
 
     root: str
+    git_dir: str | None
+    common_dir: str | None
 
     @property
     def tree(self) -> TreeFS: ...
@@ -84,6 +87,38 @@ def scan_dir(project: WorkTree, top: str) -> list[Scanned]:
     walk(top, "")
     out.sort(key=lambda item: item[0])
     return out
+
+
+def _rules_sig(project: WorkTree, artifact: str) -> list[tuple[int, int, int] | None]:
+    """What the ignore files outside `artifact` look like now (a few lstats): a change to one
+    of them must invalidate the directory's remembered manifest."""
+    out: list[tuple[int, int, int] | None] = []
+    paths = [project.abspath(rel) for rel in rule_files(artifact)]
+    if project.common_dir:
+        paths.append(os.path.join(project.common_dir, "info", "exclude"))
+    for path in paths:
+        try:
+            st = os.lstat(path)
+            out.append((st.st_ino, st.st_size, st.st_mtime_ns))
+        except OSError:
+            out.append(None)
+    return out
+
+
+def drop_ignored(project: WorkTree, artifact: str, scanned: list[Scanned]) -> tuple[list[Scanned], int]:
+    """`scanned` without the files git ignores (as if `artifact` itself were not ignored:
+    gitfiler's own line ignores the whole directory) and those a `.filerignore` lists;
+    with how many were left out. One git call, made only when there are files."""
+    if not scanned:
+        return scanned, 0
+    skip = filer_ignored(project.tree, artifact, (rel for rel, _ in scanned))
+    if project.git_dir is not None:
+        prefix = artifact + "/"
+        skip.update(p[len(prefix):] for p in git.ignored_below(project.root, artifact, unignore_patterns(artifact)) if p.startswith(prefix))
+    if not skip:
+        return scanned, 0
+    kept = [item for item in scanned if item[0] not in skip]
+    return kept, len(scanned) - len(kept)
 
 
 def _open_content(project: WorkTree, rel: str):  # -> BinaryIO
@@ -148,6 +183,7 @@ class Current:
     files: int | None = None
     entries: list[ManifestEntry] = field(default_factory=list)
     manifest_bytes: bytes | None = None
+    skipped: int = 0  # files of a directory left out by ignore rules
 
 
 def current(project: WorkTree, artifact: str, *, store: ObjectStore | None = None, jobs: int = 8) -> Current:
@@ -165,21 +201,24 @@ def current(project: WorkTree, artifact: str, *, store: ObjectStore | None = Non
     if statmod.S_ISDIR(st.st_mode):
         scanned = scan_dir(project, project.abspath(artifact))
         # A directory whose every (path, inode, size, mtime, mode) is as last seen has the same manifest.
+        # What the ignore files above it hold is part of that too; all files (ignored ones too)
+        # count, so nothing but lstats is spent while nothing changes.
         facts = [(rel, st.st_ino, st.st_size, st.st_mtime_ns, st.st_mode) for rel, st in scanned]
-        sig = hashlib.sha256(repr(facts).encode("utf-8", "surrogateescape")).hexdigest()
+        sig = hashlib.sha256(repr((facts, _rules_sig(project, artifact))).encode("utf-8", "surrogateescape")).hexdigest()
         newest = max((f[3] for f in facts), default=0)
         if store is None:
             known = project.state.dir_get(artifact, sig, newest)
             if known is not None:
                 oid, size, count = known
                 return Current(True, oid, size, count)
+        scanned, skipped = drop_ignored(project, artifact, scanned)
         oids = hash_files(project, [(f"{artifact}/{rel}", st) for rel, st in scanned], store=store, jobs=jobs, prefix=artifact)
         entries = [
             ManifestEntry(rel, oids[f"{artifact}/{rel}"], st.st_size, bool(st.st_mode & statmod.S_IXUSR))
             for rel, st in scanned
         ]
         data = manifest.encode(entries)
-        result = Current(True, digest_bytes(data), sum(e.size for e in entries), len(entries), entries, data)
+        result = Current(True, digest_bytes(data), sum(e.size for e in entries), len(entries), entries, data, skipped)
         project.state.dir_store(artifact, sig, newest, result.oid or "", result.size, len(entries))
         return result
     if not statmod.S_ISREG(st.st_mode):
@@ -218,8 +257,13 @@ def only_files_absent(project: WorkTree, entry: Entry) -> bool:
         st = project.tree.lstat(entry.artifact)
         if st is None or not statmod.S_ISDIR(st.st_mode):
             return False
-        scanned = [(f"{entry.artifact}/{rel}", seen) for rel, seen in scan_dir(project, project.abspath(entry.artifact))]
+        everything = scan_dir(project, project.abspath(entry.artifact))
+        kept, skipped = drop_ignored(project, entry.artifact, everything)
+        scanned = [(f"{entry.artifact}/{rel}", seen) for rel, seen in kept]
         if len(scanned) >= len(wanted) or any(rel not in wanted for rel, _ in scanned):
+            return False
+        # A recorded file that is there but now ignored is a changed rule, not an absent file.
+        if skipped and len(wanted.keys() & {f"{entry.artifact}/{rel}" for rel, _ in everything}) > len(scanned):
             return False
         oids = hash_files(project, scanned, prefix=entry.artifact)
     except FilerError:

@@ -55,7 +55,7 @@ def test_the_readme_snippet_runs_as_written(filer: Filer, repo: Repo, capsys):
     assert filer._find("old") is None and not (repo.path / "models/old.pkl").exists()
     filer.dump(Model([8.0]), "old2", push=True)
     filer.remove("old2", remove_remote=True)
-    assert filer.remove_locals() == ["my_model"]
+    assert filer.free_local_copies() == ["my_model"]
     assert not (repo.path / "models/my_model.pkl").exists()
     assert filer.load("my_model") == model  # comes back from the remote, verified
 
@@ -124,7 +124,7 @@ def test_path_and_open_give_verified_bytes(filer: Filer):
 def test_tampered_object_is_refused_before_unpickling(filer: Filer, repo: Repo, tmp_path: Path):
     marker = tmp_path / "pwned"
     filer.dump(Model([1.0]), "m", push=True)
-    filer.remove_locals()
+    filer.free_local_copies()
     # An attacker swaps the remote's bytes for a pickle that would run code.
     evil = f"cos\nsystem\n(S'touch {marker}'\ntR.".encode()
     entry = filer._get("m")
@@ -153,7 +153,7 @@ def test_s3_remote_by_url(s3, repo: Repo, monkeypatch: pytest.MonkeyPatch):
     keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"]]
     assert len(keys) == 1 and keys[0].startswith("api/objects/sha256/")
     assert [f.state for f in filer.show_files()] == ["synced"]
-    filer.remove_locals()
+    filer.free_local_copies()
     assert filer.load("m") == {"w": [1, 2, 3]}
 
 

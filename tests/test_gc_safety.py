@@ -1,4 +1,4 @@
-"""Invariant 8, nothing deletes a last copy on a hint: `Filer.remove_locals` asks the remote,
+"""Invariant 8, nothing deletes a last copy on a hint: `Filer.free_local_copies` asks the remote,
 `gc --git-remote` keeps young objects, and gc and pre-push exclude each other through lock
 records in the remote."""
 
@@ -60,7 +60,7 @@ def commit_unpushed(repo: Repo, rel: str, data: bytes) -> None:
     repo.commit_without_autopush("add " + rel)
 
 
-# -- remove_locals asks the remote ------------------------------------------------------------------
+# -- free_local_copies asks the remote -------------------------------------------------------------
 
 
 @pytest.fixture
@@ -69,34 +69,34 @@ def api(repo: Repo, monkeypatch: pytest.MonkeyPatch) -> Filer:
     return Filer(".")
 
 
-def test_remove_locals_deletes_nothing_when_the_remote_lost_the_bytes(api: Filer, repo: Repo):
+def test_free_local_copies_deletes_nothing_when_the_remote_lost_the_bytes(api: Filer, repo: Repo):
     api.dump({"w": [1, 2]}, "m", push=True)
     assert [f.state for f in api.show_files()] == ["synced"]  # the local hint says the remote has it
     shutil.rmtree(repo.remote_dir)
     repo.remote_dir.mkdir()
-    assert api.remove_locals() == []
+    assert api.free_local_copies() == []
     assert (repo.path / "m.pkl").exists() and obj(repo.cache, (repo.path / "m.pkl").read_bytes()).exists()
     assert api.load("m") == {"w": [1, 2]}
 
 
-def test_remove_locals_frees_a_directory_the_remote_holds_in_full(api: Filer, repo: Repo):
+def test_free_local_copies_frees_a_directory_the_remote_holds_in_full(api: Filer, repo: Repo):
     repo.write("data/a.txt", b"alpha")
     repo.write("data/sub/b.txt", b"beta")
     repo.filer("add", "data")
     repo.filer("push")
-    assert api.remove_locals() == ["data"]
+    assert api.free_local_copies() == ["data"]
     assert not (repo.path / "data").exists()
     assert not obj(repo.cache, b"alpha").exists() and not obj(repo.cache, b"beta").exists()
     assert (Path(api.path("data")) / "sub/b.txt").read_bytes() == b"beta"
 
 
-def test_remove_locals_keeps_a_directory_whose_remote_copy_lacks_one_file(api: Filer, repo: Repo):
+def test_free_local_copies_keeps_a_directory_whose_remote_copy_lacks_one_file(api: Filer, repo: Repo):
     repo.write("data/a.txt", b"alpha")
     repo.write("data/b.txt", b"beta")
     repo.filer("add", "data")
     repo.filer("push")
     obj(repo.remote_dir, b"beta").unlink()
-    assert api.remove_locals() == []
+    assert api.free_local_copies() == []
     assert (repo.path / "data/b.txt").read_bytes() == b"beta" and obj(repo.cache, b"beta").exists()
 
 

@@ -38,14 +38,14 @@ LAYERS: list[tuple[str, list[str]]] = [
     ]),
     ("engine", ["gitfiler.sync"]),
     ("project", [
-        "gitfiler.project", "gitfiler.configfile", "gitfiler.releases", "gitfiler.deployment", "gitfiler.workspace", "gitfiler.closure", "gitfiler.transfer",
+        "gitfiler.project", "gitfiler.configfile", "gitfiler.releases", "gitfiler.history", "gitfiler.deployment", "gitfiler.workspace", "gitfiler.closure", "gitfiler.transfer",
         "gitfiler.remotes", "gitfiler.remotes.*",
         "gitfiler.hooks", "gitfiler.hooks.install", "gitfiler.hooks.shims", "gitfiler.hooks.triggers",
     ]),
     # "base", ranked as today's import graph already is: formats and config stand on storage,
     # storage on the leaves. Objects never learn about registry files or config.
     ("base: formats and config", [
-        "gitfiler.config", "gitfiler.registry", "gitfiler.manifest", "gitfiler.release", "gitfiler.serializers", "gitfiler.ignorefile",
+        "gitfiler.config", "gitfiler.registry", "gitfiler.manifest", "gitfiler.release", "gitfiler.serializers", "gitfiler.ignorefile", "gitfiler.modelfile",
     ]),
     ("base: storage", ["gitfiler.treefs", "gitfiler.objects", "gitfiler.fsutil", "gitfiler.state"]),
     ("base: leaves", ["gitfiler.git", "gitfiler.tempfiles", "gitfiler.links", "gitfiler.paths", "gitfiler.globs", "gitfiler.quoting", "gitfiler.versions"]),

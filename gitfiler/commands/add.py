@@ -1,9 +1,12 @@
 """`add`: hash an artifact once while copying it into the cache, write its registry
-file, git-ignore the artifact and stage the registry and ignore files."""
+file, git-ignore the artifact and stage the registry and ignore files. A directory leaves
+out the files git ignores and those a `.filerignore` lists (`workspace.drop_ignored`).
+`add_auto`: files over `large_file_threshold` to gitfiler, the others to git."""
 
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,9 +30,21 @@ class AddResult:
     size: int
     files: int | None
     changed: bool
+    skipped: int = 0  # files of a directory left out by ignore rules
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+@dataclass
+class AutoResult:
+    """`add --auto`: what went to gitfiler and which files were left to git (staged)."""
+
+    filer: list[AddResult]
+    git: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"filer": [r.to_json() for r in self.filer], "git": self.git}
 
 
 def check_addable(project: Project, path: str, tracked: list[Entry]) -> str:
@@ -112,4 +127,36 @@ def _add_one(project: Project, rel: str, by_registry: dict[str, Entry], meta: di
         project.state.hydrated_set([(rel, cur.oid)])
     else:
         project.state.hydrated_set([(f"{rel}/{m.path}", m.oid) for m in cur.entries])
-    return AddResult(rel, reg, entry.kind, entry.oid, entry.size, entry.files, changed)
+    return AddResult(rel, reg, entry.kind, entry.oid, entry.size, entry.files, changed, cur.skipped)
+
+
+def add_auto(
+    project: Project, paths: list[str], *, jobs: int | None = None, meta: dict[str, Any] | None = None,
+    on_hooks: Callable[[InstallResult | None], None] | None = None, type: str | None = None, version: str | None = None,
+) -> AutoResult:
+    """Each untracked, not ignored file at or below `paths`: larger than `large_file_threshold`
+    is tracked with gitfiler (one artifact per file), the rest is staged with `git add`."""
+    if not project.has_git:
+        raise FilerError("add --auto needs a git repository: small files are left to git")
+    threshold = project.config.large_file_threshold
+    rels = []
+    for p in paths:
+        absolute = os.path.abspath(p)
+        if not is_within(os.path.join(os.path.realpath(os.path.dirname(absolute)), os.path.basename(absolute)), project.root):
+            raise FilerError(f"{p} is outside the repository {project.root}; move it inside first")
+        if not os.path.lexists(absolute):
+            raise FilerError(f"{p}: no such file or directory")
+        rels.append(project.relpath(absolute))
+    large: list[str] = []
+    small: list[str] = []
+    for rel in git.untracked(project.root, rels):
+        if registry.is_registry_file(rel):
+            small.append(rel)
+            continue
+        st = project.tree.lstat(rel)  # never through a link; a link itself goes to git
+        is_large = st is not None and stat.S_ISREG(st.st_mode) and st.st_size > threshold
+        (large if is_large else small).append(rel)
+    tracked = add(project, [project.abspath(r) for r in large], jobs=jobs, meta=meta, on_hooks=on_hooks, type=type, version=version) if large else []
+    if small:
+        git.add(project.root, small)
+    return AutoResult(tracked, small)

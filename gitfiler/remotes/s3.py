@@ -76,7 +76,7 @@ class S3Remote(Remote):
         self.prefix = prefix.strip("/")
         self.endpoint_url = env.s3_endpoint_url() or cfg.endpoint_url
         self._errors = (BotoCoreError, ClientError)
-        attempts = int(env.s3_max_attempts() or cfg.max_attempts or DEFAULT_MAX_ATTEMPTS)
+        attempts = env.s3_max_attempts() or (env.whole_number(f"remote {self.name!r}: max_attempts", cfg.max_attempts) if cfg.max_attempts is not None else DEFAULT_MAX_ATTEMPTS)
         try:
             session = boto3.session.Session(profile_name=cfg.profile, region_name=cfg.region)
             self.client = session.client(

@@ -171,3 +171,72 @@ def test_no_module_but_env_reads_a_gitfiler_variable() -> None:
 def test_the_reader_check_sees_each_way_of_reading() -> None:
     source = 'os.environ.get("GITFILER_X")\nos.getenv("GITFILER_Y")\nos.environ["GITFILER_Z"]\n"GITFILER_W" in os.environ\nclick.option("--a", envvar="GITFILER_V")\n'
     assert [n for _line, n in _environment_reads(ast.parse(source))] == ["'GITFILER_X'", "'GITFILER_Y'", "'GITFILER_Z'", "'GITFILER_W'", "'GITFILER_V'"]
+
+
+# -- every variable at once ------------------------------------------------------------------------------
+
+
+def test_all_invalid_variables_are_reported_in_one_message() -> None:
+    bad = {"GITFILER_JOBS": "many", "GITFILER_S3_MAX_ATTEMPTS": "x", "GITFILER_AUTOPUSH": "maybe", "GITFILER_RETRY_BUDGET": "soon", "GITFILER_CHECKOUT": "teleport"}
+    with pytest.raises(ConfigError) as caught:
+        env.validate_all({**bad, "GITFILER_REMOTE": "anything", "GITFILER_VERBOSE": "1"})
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith("5 GITFILER_* variables are invalid")
+    for name, value in bad.items():
+        assert f"{name}={value!r}" in message
+    assert "GITFILER_REMOTE" not in message and "GITFILER_VERBOSE" not in message
+    assert caught.value.exit_code == 3
+
+
+def test_one_invalid_variable_keeps_its_readers_message() -> None:
+    with pytest.raises(ConfigError) as caught:
+        env.validate_all({"GITFILER_S3_MAX_ATTEMPTS": "x"})
+    assert str(caught.value) == "GITFILER_S3_MAX_ATTEMPTS='x' is not a whole number; give e.g. GITFILER_S3_MAX_ATTEMPTS=8, or unset it"
+
+
+def test_valid_unset_and_empty_variables_pass() -> None:
+    env.validate_all({})
+    env.validate_all({v.name: "" for v in env.VARIABLES})
+    env.validate_all({"GITFILER_JOBS": "4", "GITFILER_NO_HOOKS": "off", "GITFILER_RETRY_BUDGET": "0.5", "GITFILER_CHECKOUT": "copy", "GITFILER_HOME": "/x"})
+    env.validate_all({"GITFILER_JOBS": "many", "GITFILER_VERBOSE": "loud"}, skip=True)
+
+
+def test_every_variable_is_checked_by_its_own_reader() -> None:
+    """validate_all refuses exactly what each variable's reader would refuse."""
+    for v in env.VARIABLES:
+        for value in ("0", "yes", "many", "-1", "auto"):
+            environ = {v.name: value}
+            try:
+                env.check(v, environ)
+                expected_ok = True
+            except ConfigError:
+                expected_ok = False
+            assert expected_ok == (env.problems(environ) == []), (v.name, value)
+
+
+def test_the_checkout_choices_are_the_link_strategies() -> None:
+    from gitfiler.links import STRATEGIES
+
+    assert env.CHECKOUT.choices == STRATEGIES
+
+
+def test_a_config_files_whole_number_is_a_config_error_not_a_value_error() -> None:
+    assert env.whole_number("remote 's3': max_attempts", 3) == 3
+    assert env.whole_number("remote 's3': max_attempts", " 7 ") == 7
+    for bad in ("x", 0, True, 2.5, None, "1.5"):
+        with pytest.raises(ConfigError, match="remote 's3': max_attempts: .* is not a whole number of at least 1"):
+            env.whole_number("remote 's3': max_attempts", bad)
+
+
+def test_the_cli_reports_two_bad_variables_on_one_line_and_exits_3(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    environ = dict(os.environ, GITFILER_JOBS="many", GITFILER_S3_MAX_ATTEMPTS="x")
+    git_filer = os.path.join(os.path.dirname(sys.executable), "git-filer")
+    proc = subprocess.run([git_filer, "status"], cwd=tmp_path, env=environ, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 3, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "GITFILER_JOBS='many'" in lines[0] and "GITFILER_S3_MAX_ATTEMPTS='x'" in lines[0]
+    assert "Traceback" not in proc.stderr

@@ -8,7 +8,6 @@ some old commit is an error naming that commit, not something skipped.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from . import closure, git
 from .closure import Closure
@@ -35,14 +34,7 @@ def entries_of(project: Project, rev: str | None) -> tuple[str, list[Entry]]:
 def closures(project: Project, entries: list[Entry], *, remote: str | None, jobs: int) -> dict[tuple[str, str], Closure]:
     """The closure of every entry, fetching the directory manifests the cache lacks from the
     remote (opened only then) in one batch; the first entry that has none raises."""
-    opened: list[Any] = []
-
-    def rem() -> Any:
-        if not opened:
-            opened.append(project.remote(remote, jobs=jobs))
-        return opened[0]
-
-    resolved = closure.resolve(project.store, entries, remote=rem, jobs=jobs)
+    resolved = closure.resolve(project.store, entries, remote=project.remote_on_demand(remote, jobs=jobs), jobs=jobs)
     for e in entries:
         problem = resolved.problem(e)
         if problem is not None:

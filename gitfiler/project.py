@@ -195,6 +195,10 @@ class Project:
 
         return open_remote(self.remote_config(name_or_url), jobs=jobs)
 
+    def remote_on_demand(self, name_or_url: str | None = None, *, jobs: int = 16) -> RemoteOnDemand:
+        """The remote, opened the first time it is called for: a run whose cache holds everything never opens it."""
+        return RemoteOnDemand(self, name_or_url, jobs)
+
     # -- registry files ------------------------------------------------------------------------
 
     def registry_files(self) -> list[str]:
@@ -263,6 +267,20 @@ class Project:
         if unmatched:
             raise FilerError(f"not tracked by gitfiler: {', '.join(sorted(unmatched))} (see 'git filer ls')")
         return chosen
+
+
+class RemoteOnDemand:
+    """A callable giving one remote, opened on the first call and reused after (`closure.resolve`
+    and the transfer engine take such a callable); `opened` is it, or None while nobody asked."""
+
+    def __init__(self, project: Project, name_or_url: str | None, jobs: int) -> None:
+        self._project, self._name, self._jobs = project, name_or_url, jobs
+        self.opened: Any = None
+
+    def __call__(self) -> Any:
+        if self.opened is None:
+            self.opened = self._project.remote(self._name, jobs=self._jobs)
+        return self.opened
 
 
 def check_entry(entry: Entry) -> Entry:

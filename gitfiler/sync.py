@@ -266,12 +266,7 @@ def fetch(
     objects absent)."""
     store = project.store
     result = TransferResult("download")
-    opened: list[Any] = []
-
-    def rem() -> Any:
-        if not opened:
-            opened.append(project.remote(remote, jobs=jobs))
-        return opened[0]
+    rem = project.remote_on_demand(remote, jobs=jobs)
 
     def mark(r: Any, oids: set[str]) -> None:
         project.state.remote_mark(r.name, oids)
@@ -299,8 +294,8 @@ def fetch(
         r = download(store, rem(), todo, sizes, jobs, _counting(sink, resolved.transfer.objects if resolved.transfer else 0))
         result.merge(r)
         mark(rem(), set(todo) - {o for o, _ in r.failures})
-    if opened:
-        result.remote = opened[0].describe()
+    if rem.opened is not None:
+        result.remote = rem.opened.describe()
     return result, resolved, problems
 
 
@@ -479,13 +474,7 @@ def plan_pull(
     project: Project, entries: list[Entry], *, remote: str | None = None, jobs: int = 16, force: bool = False, scope: Scope | None = None,
 ) -> SyncPlan:
     """What `pull` would download into the cache and write into the work tree."""
-    opened: list[Any] = []
-
-    def rem() -> Any:
-        if not opened:
-            opened.append(project.remote(remote, jobs=jobs))
-        return opened[0]
-
+    rem = project.remote_on_demand(remote, jobs=jobs)
     resolved = closure.resolve(project.store, entries, remote=rem, jobs=jobs)
     entries = list(entries)
     if scope is not None and (scope.include or scope.exclude):

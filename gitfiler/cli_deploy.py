@@ -14,6 +14,7 @@ import click
 
 from . import env
 from .cli import Ctx, _Group, cli, emit_json, jobs_option, json_option, pass_ctx, remote_option
+from .config import is_location
 from .quoting import escape_text, quote_path
 
 
@@ -234,7 +235,7 @@ def deploy_run(
     else:
         if not name:
             raise click.UsageError("name the release to deploy (or use --ref REV, or --from-env)")
-        if not source or not _is_url(source):
+        if not source or not is_location(source):
             from .errors import NotARepositoryError
 
             try:
@@ -263,10 +264,6 @@ def deploy_run(
     was = f" (was {escape_text(result.previous)})" if result.previous and result.changed else ""
     c.say(f"deployed {escape_text(result.release)} to {where}: {result.files} file(s), {human_bytes(result.bytes)}{fetched} in {result.seconds:.2f}s")
     c.say(f"current -> releases/{escape_text(result.release)}{was}")
-
-
-def _is_url(value: str) -> bool:
-    return "://" in value or value.startswith(("/", ".", "~"))
 
 
 @deploy.command("status")

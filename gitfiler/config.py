@@ -33,6 +33,11 @@ COMMITTED, PER_CLONE, ENVIRONMENT, DEFAULT = "committed", "per-clone", "environm
 _SECRET_WORDS = ("secret", "password", "token", "access_key", "credential")
 
 
+def is_location(value: str) -> bool:
+    """Whether `-r`/`--from` VALUE is a URL or a directory (used as given) rather than a configured remote's name."""
+    return "://" in value or value.startswith(("/", ".", "~"))
+
+
 @dataclass
 class RemoteConfig:
     name: str

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import FilerError, RegistryError, UnsafePathError
-from .fsutil import fsync_path
+from .fsutil import NotPlainFile, fsync_path, read_plain
 from .objects import is_oid
 from .paths import check_relative
 from .release import MAX_RELEASE_BYTES, Release, check_name, decode, name_problem
@@ -404,21 +404,11 @@ def read_small(path: str, cap: int) -> bytes | None:
     """A file of gitfiler's own, whole, or None when absent: never through a link, never a device
     or a pipe (which could stream forever or block), never more than `cap` bytes."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-    except FileNotFoundError:
+        data = read_plain(path, cap + 1)
+    except NotPlainFile as err:
+        raise UnsafePathError(f"{path} {err.why}; gitfiler's records are plain files: remove it and redeploy") from None
+    if data is None:
         return None
-    except OSError as err:
-        if err.errno == errno.ELOOP:
-            raise UnsafePathError(f"{path} is a symlink; gitfiler's records are plain files: remove it and redeploy") from None
-        raise
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise UnsafePathError(f"{path} is not a plain file; remove it and redeploy")
-        os.set_blocking(fd, True)
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            data = f.read(cap + 1)
-    finally:
-        os.close(fd)
     if len(data) > cap:
         raise RegistryError(f"{path} is larger than {cap} bytes; it is not a gitfiler record")
     return data

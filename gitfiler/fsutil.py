@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from collections.abc import Callable
 
 from .errors import DiskFullError
@@ -61,6 +62,36 @@ def publish(
         if isinstance(err, OSError) and is_disk_full(err):
             raise disk_full(os.path.dirname(target) or ".") from err
         raise
+
+
+class NotPlainFile(Exception):
+    """A link, directory, device or pipe where a plain file was to be read; `why` says which."""
+
+    def __init__(self, path: str, why: str) -> None:
+        super().__init__(f"{path} {why}")
+        self.path = path
+        self.why = why
+
+
+def read_plain(path: str, limit: int) -> bytes | None:
+    """Up to `limit` bytes of a plain file, or None when absent. Never through a link, never a
+    device or a pipe (which could stream forever or block): NotPlainFile for those."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise NotPlainFile(path, "is a symlink") from None
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotPlainFile(path, "is not a plain file")
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read(limit)
+    finally:
+        os.close(fd)
 
 
 def fsync_path(path: str) -> None:

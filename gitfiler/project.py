@@ -12,7 +12,7 @@ from functools import cached_property
 from typing import Any
 
 from . import env, git
-from .config import TRACKED, Config, RemoteConfig, merge, validate_doc
+from .config import TRACKED, Config, RemoteConfig, is_location, merge, validate_doc
 from .errors import ConfigError, FilerError, RegistryError, UnsafePathError
 from .objects import ObjectStore
 from .registry import MAX_REGISTRY_BYTES, SUFFIX, Entry, from_mapping, parse_doc, parse_yaml
@@ -185,7 +185,7 @@ class Project:
             raise ConfigError("no remote configured; run 'git filer remote add NAME URL --default' (or set GITFILER_REMOTE)")
         if chosen in self.config.remotes:
             return self.config.remotes[chosen]
-        if "://" in chosen or chosen.startswith(("/", ".", "~")):
+        if is_location(chosen):
             return RemoteConfig(name=chosen, url=chosen)
         known = ", ".join(sorted(self.config.remotes)) or "none"
         raise ConfigError(f"no remote named {chosen!r} (configured: {known}); see 'git filer remote list'")

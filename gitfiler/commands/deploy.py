@@ -137,8 +137,9 @@ def _declared_mismatches(release: Release, resolved: closure.Resolved, entries: 
     return out
 
 
-def _selected(c: Component, path: str, include: tuple[str, ...]) -> bool:
-    return not include or any(g == c.name or matches(path, g) or matches(c.name, g) for g in include)
+def _picks(pattern: str, c: Component, path: str) -> bool:
+    """Whether a deploy `-I` pattern takes the file at `path` of component `c`: by the component's name, or the file's release path."""
+    return pattern == c.name or matches(path, pattern) or matches(c.name, pattern)
 
 
 def deploy(
@@ -167,8 +168,8 @@ def deploy(
     for c in release.components:
         found = resolved.get(entries[c.name])
         items = [(i.path, i.oid, i.size, i.executable) for i in found.files] if found else [(c.path, c.oid, c.size, False)]
-        picked = [PlacedFile(*i) for i in items if _selected(c, i[0], include)]
-        matched |= {g for g in include for i in items if g == c.name or matches(i[0], g) or matches(c.name, g)}
+        picked = [PlacedFile(*i) for i in items if not include or any(_picks(g, c, i[0]) for g in include)]
+        matched |= {g for g in include for i in items if _picks(g, c, i[0])}
         if picked:
             files += picked
             chosen.append(c)

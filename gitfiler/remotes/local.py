@@ -12,7 +12,7 @@ import stat
 from collections.abc import Iterator
 
 from ..errors import DiskFullError, IntegrityError, ObjectMissingError, RemoteError
-from ..fsutil import fsync_path, publish, write_new
+from ..fsutil import NotPlainFile, fsync_path, publish, read_plain, write_new
 from ..objects import MAX_MANIFEST_BYTES, ObjectStore, Progress
 from ..release import MAX_POINTER_BYTES, check_name, name_problem
 from . import LOCKS_DIR, RELEASES_DIR, Listed, LockRecord, Remote, check_lock_name, is_lock_name
@@ -165,19 +165,12 @@ class LocalRemote(Remote):
         where = self._locks_dir(sub=RELEASES_DIR)
         if where is None:
             return None
-        path = os.path.join(where, name)
         try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-        except FileNotFoundError:
-            return None
+            return read_plain(os.path.join(where, name), MAX_POINTER_BYTES + 1)
+        except NotPlainFile as err:
+            raise RemoteError(f"remote '{self.name}': {RELEASES_DIR}/{name} {err.why}; a release pointer is a plain file: remove it") from None
         except OSError as err:
-            raise RemoteError(f"remote '{self.name}': cannot read {RELEASES_DIR}/{name} ({err.strerror}); it must be a plain file") from None
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
-            raise RemoteError(f"remote '{self.name}': {RELEASES_DIR}/{name} is not a plain file; remove it")
-        os.set_blocking(fd, True)
-        with os.fdopen(fd, "rb") as f:
-            return f.read(MAX_POINTER_BYTES + 1)
+            raise RemoteError(f"remote '{self.name}': cannot read {RELEASES_DIR}/{name} ({err.strerror})") from None
 
     def list_releases(self) -> list[LockRecord]:
         where = self._locks_dir(sub=RELEASES_DIR)

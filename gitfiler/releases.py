@@ -16,14 +16,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from . import git
-from .errors import FilerError, IntegrityError, ObjectMissingError, RegistryError
-from .fsutil import atomic_write_bytes, publish, write_new
+from .errors import FilerError, IntegrityError, ObjectMissingError, RegistryError, UnsafePathError
+from .fsutil import NotPlainFile, atomic_write_bytes, publish, read_plain, write_new
 from .globs import matches
 from .names import REGISTRY_SUFFIX
 from .objects import ObjectStore
 from .project import Project, check_entry, overlapping
 from .registry import MAX_REGISTRY_BYTES, Entry, loads
 from .release import (
+    MAX_POINTER_BYTES,
     MAX_RELEASE_BYTES,
     RESERVED_COMPONENT_NAMES,
     Component,
@@ -155,11 +156,10 @@ class LocalReleases:
     def get(self, name: str) -> str | None:
         check_name(name)
         try:
-            with open(os.path.join(self.directory, name), "rb") as f:
-                data = f.read(256)
-        except FileNotFoundError:
-            return None
-        return decode_pointer(data, f"release record {name}")
+            data = read_plain(os.path.join(self.directory, name), MAX_POINTER_BYTES + 1)
+        except NotPlainFile as err:
+            raise UnsafePathError(f"release record {err.path} {err.why}; remove it and create the release again") from None
+        return None if data is None else decode_pointer(data, f"release record {name}")
 
     def save(self, name: str, oid: str, *, replace: bool) -> None:
         check_name(name)

@@ -565,23 +565,27 @@ STATE_COLOURS = {"synced": "green", "local": "yellow", "modified": "red", "missi
 @click.option("-c", "--cloud", "check_remote", is_flag=True, help="Ask the remote what it holds instead of trusting this clone's record of it.")
 @remote_option("Filer remote to compare with")
 @deprecated_alias("--remote-name", "-r/--remote")
+@click.option("--files", "open_files", is_flag=True, help="Also list the files added, modified and removed inside modified or missing directory artifacts.")
 @jobs_option
 @json_option
 @pass_ctx
-def status(c: Ctx, paths: tuple[str, ...], check_remote: bool, remote: str | None, jobs: int | None, as_json: bool) -> None:
+def status(c: Ctx, paths: tuple[str, ...], check_remote: bool, remote: str | None, open_files: bool, jobs: int | None, as_json: bool) -> None:
     """Show each artifact's state: synced, local (not in the remote), modified, missing (not hydrated).
 
-    Without -c/--cloud, 'synced' relies on what this clone last saw in the remote.
+    Without -c/--cloud, 'synced' relies on what this clone last saw in the remote. With
+    --files, a modified or missing directory lists the files that differ from its record
+    (removed: recorded but not in the work tree).
 
     \b
     Example:
       git filer status
+      git filer status data/train --files
       git filer status models/ --cloud --json
     """
     from .commands.status import status as do_status
 
     project = c.project()
-    rows = do_status(project, list(paths), check_remote=check_remote, remote=remote, jobs=jobs)
+    rows = do_status(project, list(paths), check_remote=check_remote, remote=remote, jobs=jobs, files=open_files)
     if as_json:
         emit_json([r.to_json() for r in rows])
         return
@@ -593,6 +597,13 @@ def status(c: Ctx, paths: tuple[str, ...], check_remote: bool, remote: str | Non
         counts[r.state] = counts.get(r.state, 0) + 1
         if r.state != "synced" or c.verbose:
             c.say(f"  {click.style(f'{r.state:<9}', fg=STATE_COLOURS[r.state])}{quote_path(r.artifact)}")
+        if r.changes is not None:
+            from .ui import file_change_line
+
+            for f in r.changes:
+                c.say(f"      {file_change_line(f)}")
+        elif open_files and r.kind == "dir" and r.state in ("modified", "missing"):
+            c.note(f"      (the files cannot be listed: the manifest of {quote_path(r.artifact)} is not in the cache; 'git filer pull {quote_path(r.artifact)}' fetches it)")
     c.say(", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
 
 

@@ -52,6 +52,7 @@ def diff(c: Ctx, rev: str | None, rev2: str | None, open_files: bool, remote: st
       git filer diff v1.0 main --json
     """
     from .commands.diff import diff as do_diff
+    from .ui import file_change_line
 
     result = do_diff(c.project(), rev, rev2, files=open_files, remote=remote, jobs=jobs)
     if as_json:
@@ -67,8 +68,7 @@ def diff(c: Ctx, rev: str | None, rev2: str | None, open_files: bool, remote: st
             sizes = _size(ch.new_size if ch.status == "added" else ch.old_size)
         c.say(f"{ch.status:<9} {quote_path(ch.artifact)}{'/' if ch.kind == 'dir' else ''}  {sizes}")
         for f in ch.files or []:
-            fsizes = f"{_size(f.old_size)} -> {_size(f.new_size)}" if f.status == "modified" else _size(f.new_size if f.status == "added" else f.old_size)
-            c.say(f"  {f.status:<9} {quote_path(f.path)}  {fsizes}")
+            c.say(f"  {file_change_line(f)}")
     c.say(
         f"{len(result.changes)} artifact(s) differ between {_side(result.old)} and {_side(result.new)}: "
         f"{result.count('added')} added, {result.count('modified')} modified, {result.count('removed')} removed; {_delta(result.delta)}"

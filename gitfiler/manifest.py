@@ -73,3 +73,45 @@ def decode(data: bytes, where: str) -> list[ManifestEntry]:
                 raise RegistryError(f"{where}: manifest has both a file {parent!r} and an entry below it")
             parent = parent.rpartition("/")[0]
     return entries
+
+
+ADDED, MODIFIED, REMOVED = "added", "modified", "removed"
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """A file that differs between two listings of one directory (`diff --files`, `status --files`)."""
+
+    path: str  # as the listings name it (repo-relative in both callers)
+    status: str  # ADDED, MODIFIED or REMOVED
+    old: ManifestEntry | None
+    new: ManifestEntry | None
+
+    @property
+    def old_size(self) -> int | None:
+        return self.old.size if self.old else None
+
+    @property
+    def new_size(self) -> int | None:
+        return self.new.size if self.new else None
+
+    def to_json(self) -> dict[str, object]:
+        old_size, new_size = self.old_size, self.new_size
+        return {
+            "path": self.path, "status": self.status,
+            "old_oid": self.old.oid if self.old else None, "new_oid": self.new.oid if self.new else None,
+            "old_size": old_size, "new_size": new_size, "delta": (new_size or 0) - (old_size or 0),
+            "old_exec": self.old.exec if self.old else None, "new_exec": self.new.exec if self.new else None,
+        }
+
+
+def compare(old: dict[str, ManifestEntry], new: dict[str, ManifestEntry]) -> list[FileChange]:
+    """The files that differ (content, size or executable bit), sorted by path; keys are the
+    paths to report, so a caller can list both sides relative to whatever root it shows."""
+    out: list[FileChange] = []
+    for path in sorted(old.keys() | new.keys()):
+        a, b = old.get(path), new.get(path)
+        if a is not None and b is not None and (a.oid, a.size, a.exec) == (b.oid, b.size, b.exec):
+            continue
+        out.append(FileChange(path, ADDED if a is None else REMOVED if b is None else MODIFIED, a, b))
+    return out

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from rich.progress import Task
     from rich.text import Text
 
+    from .manifest import FileChange
+
 
 def human_bytes(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
@@ -23,6 +25,18 @@ def human_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} TiB"
+
+
+def file_change_line(f: FileChange) -> str:
+    """One file inside a directory artifact that differs: its status, path and size(s)."""
+    from .quoting import quote_path
+
+    def size(n: int | None) -> str:
+        return "-" if n is None else human_bytes(n)
+
+    sizes = f"{size(f.old_size)} -> {size(f.new_size)}" if f.status == "modified" else size(f.new_size if f.status == "added" else f.old_size)
+    mode = "" if f.old is None or f.new is None or f.old.exec == f.new.exec else f" (mode {'+x' if f.new.exec else '-x'})"
+    return f"{f.status:<9} {quote_path(f.path)}  {sizes}{mode}"
 
 
 _VERBS = {"upload": "uploading", "download": "downloading"}

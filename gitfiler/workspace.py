@@ -186,8 +186,10 @@ class Current:
     skipped: int = 0  # files of a directory left out by ignore rules
 
 
-def current(project: WorkTree, artifact: str, *, store: ObjectStore | None = None, jobs: int = 8) -> Current:
+def current(project: WorkTree, artifact: str, *, store: ObjectStore | None = None, jobs: int = 8, listing: bool = False) -> Current:
     """Hash (or recall) what is at `artifact` now; with `store`, also copy new content into it.
+    With `listing`, a directory's `entries` are filled in even when its signature vouches for
+    its oid (each file's oid still comes from the stat cache when it can).
 
     A link that gitfiler did not place is never followed: it is reported as present with no oid
     (so never "unchanged")."""
@@ -206,7 +208,7 @@ def current(project: WorkTree, artifact: str, *, store: ObjectStore | None = Non
         facts = [(rel, st.st_ino, st.st_size, st.st_mtime_ns, st.st_mode) for rel, st in scanned]
         sig = hashlib.sha256(repr((facts, _rules_sig(project, artifact))).encode("utf-8", "surrogateescape")).hexdigest()
         newest = max((f[3] for f in facts), default=0)
-        if store is None:
+        if store is None and not listing:
             known = project.state.dir_get(artifact, sig, newest)
             if known is not None:
                 oid, size, count = known

@@ -15,28 +15,9 @@ from typing import Any
 
 from .. import history
 from ..closure import Closure
+from ..manifest import ADDED, MODIFIED, REMOVED, FileChange, ManifestEntry, compare
 from ..project import Project
 from ..registry import Entry
-
-ADDED, MODIFIED, REMOVED = "added", "modified", "removed"
-
-
-@dataclass(frozen=True)
-class FileChange:
-    """A file inside a directory artifact that differs between the sides."""
-
-    path: str  # repo-relative
-    status: str
-    old_oid: str | None
-    new_oid: str | None
-    old_size: int | None
-    new_size: int | None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "path": self.path, "status": self.status, "old_oid": self.old_oid, "new_oid": self.new_oid,
-            "old_size": self.old_size, "new_size": self.new_size, "delta": (self.new_size or 0) - (self.old_size or 0),
-        }
 
 
 @dataclass
@@ -125,22 +106,11 @@ def _open_directories(project: Project, changes: list[ArtifactChange], remote: s
     wanted = [e for c in opened for e in (c.old, c.new) if e is not None]
     found = history.closures(project, wanted, remote=remote, jobs=jobs) if wanted else {}
     for c in opened:
-        c.files = _file_changes(_listing(found, c.old), _listing(found, c.new))
+        c.files = compare(_listing(found, c.old), _listing(found, c.new))
 
 
-def _listing(found: dict[tuple[str, str], Closure], entry: Entry | None) -> dict[str, tuple[str, int]]:
-    """Repo-relative path -> (oid, size) of the files an entry stands for."""
+def _listing(found: dict[tuple[str, str], Closure], entry: Entry | None) -> dict[str, ManifestEntry]:
+    """Repo-relative path -> the file an entry stands for there."""
     if entry is None:
         return {}
-    return {i.path: (i.oid, i.size) for i in found[(entry.registry, entry.oid)].files}
-
-
-def _file_changes(old: dict[str, tuple[str, int]], new: dict[str, tuple[str, int]]) -> list[FileChange]:
-    out: list[FileChange] = []
-    for path in sorted(old.keys() | new.keys()):
-        a, b = old.get(path), new.get(path)
-        if a == b:
-            continue
-        status = ADDED if a is None else REMOVED if b is None else MODIFIED
-        out.append(FileChange(path, status, a[0] if a else None, b[0] if b else None, a[1] if a else None, b[1] if b else None))
-    return out
+    return {i.path: ManifestEntry(i.path, i.oid, i.size, i.executable) for i in found[(entry.registry, entry.oid)].files}

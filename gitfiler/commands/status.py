@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..closure import oids_or_self
+from ..closure import ManifestUnavailable, load_manifest, oids_or_self
 from ..errors import FilerError
+from ..manifest import FileChange, ManifestEntry, compare
 from ..project import Project
-from ..workspace import current_many, only_files_absent
+from ..registry import Entry
+from ..workspace import current, current_many, only_files_absent
 
 SYNCED, LOCAL, MODIFIED, MISSING = "synced", "local", "modified", "missing"
 
@@ -23,12 +25,21 @@ class ArtifactStatus:
     size: int
     files: int | None
     in_remote: bool | None  # None: no remote configured
+    # With --files, for a modified or missing directory: the files that differ from the record
+    # (None: not asked, or the directory's manifest is not in the cache to compare with).
+    changes: list[FileChange] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out["changes"] = None if self.changes is None else [c.to_json() for c in self.changes]
+        if self.changes is None:
+            del out["changes"]
+        return out
 
 
-def status(project: Project, paths: list[str], *, check_remote: bool = False, remote: str | None = None, jobs: int | None = None) -> list[ArtifactStatus]:
+def status(
+    project: Project, paths: list[str], *, check_remote: bool = False, remote: str | None = None, jobs: int | None = None, files: bool = False,
+) -> list[ArtifactStatus]:
     jobs = project.jobs(jobs)  # reads the config first: a broken one is reported, not skipped
     entries = project.select(project.load_entries(), paths)
     try:
@@ -70,6 +81,23 @@ def status(project: Project, paths: list[str], *, check_remote: bool = False, re
             ArtifactStatus(
                 e.artifact, e.registry, e.kind, state, e.oid, e.size, e.files,
                 in_remote=in_remote.get(e.registry) if remote_name else None,
+                changes=file_changes(project, e, jobs) if files and state in (MODIFIED, MISSING) and e.kind == "dir" else None,
             )
         )
     return out
+
+
+def file_changes(project: Project, entry: Entry, jobs: int) -> list[FileChange] | None:
+    """The files of a directory artifact that differ from its record, repo-relative; None when
+    its manifest is not in the cache (status never reaches for the remote)."""
+    try:
+        recorded = load_manifest(project.store, entry)
+    except ManifestUnavailable:
+        return None
+    now = current(project, entry.artifact, jobs=jobs, listing=True)
+    prefix = f"{entry.artifact}/"
+
+    def keyed(files: list[ManifestEntry]) -> dict[str, ManifestEntry]:
+        return {prefix + f.path: f for f in files}
+
+    return compare(keyed(recorded), keyed(now.entries))

@@ -105,18 +105,35 @@ def validate_doc(doc: Any, where: str) -> dict[str, Any]:
         raise ConfigError(f"{where}: unsupported config version {version!r}; upgrade gitfiler")
     if "checkout" in doc and doc["checkout"] not in STRATEGIES:
         raise ConfigError(f"{where}: 'checkout' must be one of {', '.join(STRATEGIES)}")
-    for key in BOOL_KEYS:
+    for key in (*BOOL_KEYS, "autopush"):
         if key in doc and not isinstance(doc[key], bool):
             raise ConfigError(f"{where}: '{key}' must be true or false, not {doc[key]!r}")
+    if "autopull" in doc and not (isinstance(doc["autopull"], bool) or (isinstance(doc["autopull"], list) and all(isinstance(p, str) for p in doc["autopull"]))):
+        raise ConfigError(f"{where}: 'autopull' must be true, false or a list of paths, not {doc['autopull']!r}")
+    # Numbers are checked (and normalised) when the file is read, so a bad one is named here
+    # rather than failing later, deep in a transfer, as a raw ValueError.
+    for key, minimum in (("jobs", 1), ("large_file_threshold", 0)):
+        if key in doc:
+            doc[key] = env.whole_number(f"{where}: '{key}'", doc[key], minimum=minimum)
+    for key in ("default_remote", "cache_dir"):
+        if key in doc and not isinstance(doc[key], str):
+            raise ConfigError(f"{where}: '{key}' must be text, not {doc[key]!r}")
     remotes = doc.get("remotes") or {}
     if not isinstance(remotes, dict):
         raise ConfigError(f"{where}: 'remotes' must be a mapping of name to settings")
     for name, settings in remotes.items():
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"{where}: remote names must be text, not {name!r}")
         if not isinstance(settings, dict) or not isinstance(settings.get("url"), str):
             raise ConfigError(f"{where}: remote {name!r} needs a 'url'")
         bad = set(settings) - REMOTE_KEYS
         if bad:
             raise ConfigError(f"{where}: remote {name!r} has unknown keys {sorted(bad)}")
+        for key in ("endpoint_url", "region", "profile"):
+            if settings.get(key) is not None and not isinstance(settings[key], str):
+                raise ConfigError(f"{where}: remote {name!r}: '{key}' must be text, not {settings[key]!r}")
+        if settings.get("max_attempts") is not None:
+            settings["max_attempts"] = env.whole_number(f"{where}: remote {name!r}: 'max_attempts'", settings["max_attempts"])
     return doc
 
 

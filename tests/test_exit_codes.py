@@ -269,3 +269,19 @@ def test_exit_130_interrupted(tmp_path: Path, sig: signal.Signals):
     assert writing(repo.remote_dir) == [] and os.listdir(repo.remote_dir / "tmp") == []  # its temp area went with it
     assert not obj(repo.remote_dir, b"\0" * (256 * 1024 * 1024)).exists()
     filer(repo.path, "push")  # and the next run completes
+
+
+@pytest.mark.parametrize(
+    "setting, words",
+    [
+        ("jobs: many", "'jobs': 'many' is not a whole number"),
+        ("large_file_threshold: -1", "'large_file_threshold': -1 is not a whole number of at least 0"),
+        ("autopush: maybe", "'autopush' must be true or false"),
+        ("remotes:\n  origin:\n    url: /tmp/x\n    max_attempts: x", "remote 'origin': 'max_attempts': 'x' is not a whole number"),
+        ("remotes:\n  origin:\n    url: /tmp/x\n    region: 3", "remote 'origin': 'region' must be text"),
+    ],
+)
+def test_exit_3_a_bad_config_value_is_named_when_the_file_is_read(repo: Repo, setting: str, words: str):
+    (repo.path / ".gitfiler/config.yaml").write_text(f"version: 1\n{setting}\n")
+    proc = repo.filer("status", check=False)
+    assert proc.returncode == 3 and words in proc.stderr and "Traceback" not in proc.stderr, proc.stderr

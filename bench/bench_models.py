@@ -37,6 +37,7 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=10_000, help="git-tracked code files in all")
     ap.add_argument("--models", type=int, default=10)
     ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--keep", action="store_true", help="leave the repository in place (its path is printed) for profiling")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="gitfiler-bench-models-"))
     os.environ.update(GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL=os.devnull, GIT_AUTHOR_NAME="b", GIT_AUTHOR_EMAIL="b@x",
@@ -81,7 +82,10 @@ def main() -> None:
         for label, model, plain in rows:
             print(f"{label:<44} {model * 1000:>10.0f} ms {plain * 1000:>6.0f} ms {model / plain:>6.2f}x")
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep:
+            print(f"kept: {repo}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

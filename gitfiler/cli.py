@@ -80,7 +80,7 @@ def emit_json(data: Any) -> None:
 
 
 def jobs_option(f):
-    return click.option("-j", "--jobs", type=click.IntRange(1, 256), default=None, help="Parallel transfers (default 16, or $GITFILER_JOBS).")(f)
+    return click.option("-j", "--jobs", type=click.IntRange(1, 256), default=None, help="Parallel transfers (default: $GITFILER_JOBS, else the config's jobs, else 16 for S3 and 1 for a local directory).")(f)
 
 
 def json_option(f):

@@ -85,10 +85,25 @@ class Config:
 
 
 DEFAULT_JOBS = 16
+# Transfers with a local-directory remote run on one thread unless told otherwise: on one disk,
+# more threads only contend in the kernel (bench/bench_jobs.py measures it: pushing or pulling
+# thousands of small objects took longer with every thread added). A NAS with latency to hide
+# is the exception: set `jobs` for it.
+LOCAL_REMOTE_JOBS = 1
 
 
 def default_jobs(configured: int | None = None) -> int:
     return env.jobs() or configured or DEFAULT_JOBS
+
+
+def transfer_jobs(url: str | None, configured: int | None = None) -> int:
+    """Parallel transfers with the remote at `url` when -j does not say: $GITFILER_JOBS, else
+    the config's `jobs`, else what suits the kind of remote (None: not known, the general default)."""
+    return env.jobs() or configured or jobs_for_kind(url)
+
+
+def jobs_for_kind(url: str | None) -> int:
+    return DEFAULT_JOBS if url is None or url.startswith("s3://") else LOCAL_REMOTE_JOBS
 
 
 def validate_doc(doc: Any, where: str) -> dict[str, Any]:

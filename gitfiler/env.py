@@ -51,7 +51,7 @@ NO_HOOKS = Var("GITFILER_NO_HOOKS", "yes/no", "no", "every gitfiler hook returns
 VERBOSE = Var("GITFILER_VERBOSE", "yes/no", "no", "print the traceback of an unexpected error (in hooks, where `-v` cannot be passed; the CLI too)")
 AUTOPUSH = Var("GITFILER_AUTOPUSH", "yes/no", "config `autopush`", "post-commit uploads the new commit's artifacts, overriding the config's `autopush`")
 AUTOPULL = Var("GITFILER_AUTOPULL", "yes/no", "config `autopull`", "checkout, merge and rebase hydrate artifacts, overriding the config's `autopull`")
-JOBS = Var("GITFILER_JOBS", "number", "config `jobs`, else 16", "parallel transfers (`-j` wins)")
+JOBS = Var("GITFILER_JOBS", "number", "config `jobs`, else 16 for S3 and 1 for a local directory", "parallel transfers (`-j` wins)")
 # The choices are links.STRATEGIES, spelled out because this module imports nothing of gitfiler's
 # but its errors (tests/unit/test_env.py keeps the two equal).
 CHECKOUT = Var(

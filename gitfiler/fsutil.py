@@ -103,6 +103,22 @@ def fsync_path(path: str) -> None:
         os.close(fd)
 
 
+def sync_filesystem(path: str) -> None:
+    """Flush the filesystem holding `path` (Linux syncfs), not every filesystem of the host; os.sync elsewhere."""
+    try:
+        import ctypes
+
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            if ctypes.CDLL(None, use_errno=True).syncfs(fd) == 0:
+                return
+        finally:
+            os.close(fd)
+    except (OSError, AttributeError):
+        pass
+    os.sync()
+
+
 def write_new(data: bytes, mode: int = 0o644) -> Callable[[str], None]:
     """A `fill` for `publish` that writes `data` to a path that must not exist yet."""
 

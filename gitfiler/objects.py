@@ -18,13 +18,17 @@ from dataclasses import dataclass
 from typing import BinaryIO, TypeGuard
 
 from .errors import FilerError, IntegrityError, ObjectMissingError, UnsafePathError
-from .fsutil import TEMP_PREFIX, disk_full, fsync_path, is_disk_full, unlink_quietly
+from .fsutil import TEMP_PREFIX, disk_full, fsync_path, is_disk_full, sync_filesystem, unlink_quietly
 
 CHUNK = 4 * 1024 * 1024
 # Above this size a file is copied by the kernel and then hashed; below it, one streamed pass is cheaper.
 BIG_FILE = 16 * 1024 * 1024
 OID_PREFIX = "sha256:"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+# A durable store's batch of at most this many new objects is flushed by one fsync each; a
+# larger one by one syncfs of the store's filesystem (2,000 fsyncs of 4 KiB objects took 0.6 s
+# here; one syncfs a few ms).
+FSYNC_EACH_UP_TO = 8
 # A directory manifest's size is not declared anywhere before it is fetched; this caps it
 # (about a million entries), so a hostile remote cannot stream without bound.
 MAX_MANIFEST_BYTES = 256 * 1024 * 1024
@@ -134,10 +138,16 @@ class ObjectStore:
 
     def __init__(self, root: str, *, durable: bool = False) -> None:
         self.root = root
-        # A store that may hold the only copy (a local-directory remote, often a NAS) fsyncs each
-        # object before it becomes visible, and the directories that name them before a batch ends.
+        # A store that may hold the only copy (a local-directory remote, often a NAS) makes an
+        # object durable before it becomes visible, and the directories that name them before a
+        # batch ends. Its new objects wait under temp names until `flush`, which syncs them all
+        # at once and only then renames them into place: one syncfs instead of an fsync each.
         self.durable = durable
         self._dirty_dirs: set[str] = set()
+        self._pending: list[tuple[str, str]] = []  # (temp path, target) awaiting `flush`
+        import threading
+
+        self._pending_lock = threading.Lock()
         # Objects this process verified (written or re-hashed); a fresh copy out
         # of the store need not be hashed a second time.
         self.verified: set[str] = set()
@@ -183,7 +193,29 @@ class ObjectStore:
         return area(base).name()
 
     def flush(self) -> None:
-        """Make the names of objects written so far durable (one fsync per touched directory)."""
+        """Publish a durable store's new objects: their bytes reach the disk first, then they
+        are renamed into place, then the directories naming them are synced. Until this runs
+        they are invisible, so an interrupted batch leaves nothing half-written under an oid."""
+        with self._pending_lock:
+            pending, self._pending = self._pending, []
+        try:
+            if len(pending) > FSYNC_EACH_UP_TO:
+                sync_filesystem(self.root)
+            else:
+                for tmp, _target in pending:
+                    fsync_path(tmp)
+            for i, (tmp, target) in enumerate(pending):
+                self._ensure_dir(os.path.dirname(target))
+                os.replace(tmp, target)
+                self._dirty_dirs.add(os.path.dirname(target))
+                pending[i] = ("", target)
+        except OSError as err:
+            for tmp, _target in pending:
+                if tmp:
+                    unlink_quietly(tmp)
+            if is_disk_full(err):
+                raise disk_full(self.root) from err
+            raise
         dirs, self._dirty_dirs = self._dirty_dirs, set()
         for d in sorted(dirs, key=len, reverse=True):
             fsync_path(d)
@@ -285,13 +317,13 @@ class ObjectStore:
             if self.has(oid, size):
                 os.unlink(tmp)
                 created = False
+            elif self.durable:
+                with self._pending_lock:
+                    self._pending.append((tmp, target))
+                created = True
             else:
-                if self.durable:
-                    fsync_path(tmp)
                 self._ensure_dir(os.path.dirname(target))
                 os.replace(tmp, target)
-                if self.durable:
-                    self._dirty_dirs.add(os.path.dirname(target))
                 created = True
         except OSError as err:
             unlink_quietly(tmp)

@@ -172,8 +172,21 @@ class Project:
         """How files are placed in the work tree (copy, reflink, hardlink, symlink, auto)."""
         return self.config.checkout
 
-    def jobs(self, requested: int | None = None) -> int:
-        """Parallel transfers: as requested, else $GITFILER_JOBS, else the config's `jobs`, else 16."""
+    def jobs(self, requested: int | None = None, *, remote: str | None = None) -> int:
+        """Parallel transfers with `remote` (default: the default remote): as requested, else
+        $GITFILER_JOBS, else the config's `jobs`, else what suits that kind of remote."""
+        from .config import transfer_jobs
+
+        if requested:
+            return requested
+        try:
+            url: str | None = self.remote_config(remote).url
+        except FilerError:
+            url = None  # no remote: the command will say so if it needs one
+        return transfer_jobs(url, self.config.jobs)
+
+    def hash_jobs(self, requested: int | None = None) -> int:
+        """Threads hashing work-tree files: as requested, else $GITFILER_JOBS, else the config's `jobs`, else 16."""
         from .config import default_jobs
 
         return requested or default_jobs(self.config.jobs)

@@ -96,7 +96,7 @@ def add(
     to_stage: list[str] = []
     with project.state.batch():
         for rel in rels:
-            results.append(_add_one(project, rel, by_registry, meta, project.jobs(jobs)))
+            results.append(_add_one(project, rel, by_registry, meta, project.hash_jobs(jobs)))
             to_stage += [results[-1].registry, ensure_ignored(project.tree, rel)]
     if stage and project.has_git:
         git.add(project.root, list(dict.fromkeys(to_stage)))

@@ -67,7 +67,7 @@ def clone(
                         result.corrupt_dropped.append(oid)
     try:
         result.sync = sync.pull(
-            project, entries, remote=remote, jobs=project.jobs(jobs), sink=sink, unreadable=unreadable, scope=sync.Scope(include, exclude),
+            project, entries, remote=remote, jobs=project.jobs(jobs, remote=remote), sink=sink, unreadable=unreadable, scope=sync.Scope(include, exclude),
         )
     except sync.UnmatchedInclude as err:
         # The clone stays: it is good, and deleting what the user asked for is not ours to do.

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .. import env
 from ..deployment import DeployRecord, PlacedFile, Target
 from ..errors import ConfigError, FilerError, IntegrityError, ObjectMissingError, PartialFailure, RegistryError, most_serious
+from ..fsutil import sync_filesystem
 from ..globs import matches
 from ..objects import ObjectStore, digest_bytes
 from ..release import Component, Release, encode, name_problem
@@ -285,23 +286,7 @@ def _place(store: ObjectStore, staging: str, files: list[PlacedFile], *, link: b
     for dirpath, _dirs, _files in os.walk(staging, topdown=False):
         if dirpath != staging:
             os.chmod(dirpath, 0o555)
-    _sync_filesystem(staging)  # every byte on disk before the rename makes the release present
-
-
-def _sync_filesystem(path: str) -> None:
-    """Flush the filesystem holding `path` (Linux syncfs), not every filesystem of the host; os.sync elsewhere."""
-    try:
-        import ctypes
-
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            if ctypes.CDLL(None, use_errno=True).syncfs(fd) == 0:
-                return
-        finally:
-            os.close(fd)
-    except (OSError, AttributeError):
-        pass
-    os.sync()
+    sync_filesystem(staging)  # every byte on disk before the rename makes the release present
 
 
 # -- looking after a target --------------------------------------------------------------------------

@@ -96,7 +96,7 @@ def diff(
         elif (a.kind, a.oid, a.size, a.meta) != (b.kind, b.oid, b.size, b.meta):
             result.changes.append(ArtifactChange(artifact, MODIFIED, a, b))
     if files:
-        _open_directories(project, result.changes, remote, project.jobs(jobs))
+        _open_directories(project, result.changes, remote, project.jobs(jobs, remote=remote))
     return result
 
 

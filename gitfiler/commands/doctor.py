@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from .. import env, git
-from ..config import COMMITTED, DEFAULT, DEFAULT_JOBS, ENVIRONMENT, PER_CLONE, TRACKED, Config, RemoteConfig
+from ..config import COMMITTED, DEFAULT, ENVIRONMENT, PER_CLONE, TRACKED, Config, RemoteConfig, jobs_for_kind
 from ..errors import ConfigError, FilerError, HookError, RemoteError, most_serious
 from ..hooks import install, triggers
 from ..hooks.shims import ASIDE
@@ -229,7 +229,8 @@ def _configuration(project: Project, section: Section) -> Config | None:
     else:
         setting("hooks", cfg.hooks, cfg.source("hooks"))
     jobs_var = _quietly(env.jobs)  # as config.default_jobs reads it, without raising on a bad value
-    setting("jobs", jobs_var or cfg.jobs or DEFAULT_JOBS, ENVIRONMENT if jobs_var else cfg.source("jobs"))
+    default_url = cfg.remotes[cfg.default_remote].url if cfg.default_remote in cfg.remotes else None
+    setting("jobs", jobs_var or cfg.jobs or jobs_for_kind(default_url), ENVIRONMENT if jobs_var else cfg.source("jobs"))
     setting("checkout", cfg.checkout, cfg.source("checkout"))
     cache_var = _quietly(env.cache_dir)
     setting("cache_dir", cache_var or cfg.cache_dir, ENVIRONMENT if cache_var else cfg.source("cache_dir"))

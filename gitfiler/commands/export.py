@@ -65,7 +65,7 @@ def export(
         if include:
             chosen[:], partial[:] = scope.narrow(chosen, resolved)
 
-    transfer, resolved, problems = fetch(project, chosen, remote=remote, jobs=project.jobs(jobs), sink=sink, narrow=narrow)
+    transfer, resolved, problems = fetch(project, chosen, remote=remote, jobs=project.jobs(jobs, remote=remote), sink=sink, narrow=narrow)
     for e in chosen:
         problem = resolved.problem(e)
         if problem is not None:

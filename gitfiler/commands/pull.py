@@ -25,7 +25,7 @@ def pull(
         on_hooks(ensure(project))
     entries, unreadable = sync.select(project, paths, include, exclude, lenient=True)
     return sync.pull(
-        project, entries, force=force, remote=remote, jobs=project.jobs(jobs), sink=sink, unreadable=unreadable,
+        project, entries, force=force, remote=remote, jobs=project.jobs(jobs, remote=remote), sink=sink, unreadable=unreadable,
         scope=sync.Scope(include, exclude),
     )
 
@@ -36,6 +36,6 @@ def plan(
 ) -> sync.SyncPlan:
     """`pull --dry-run`: what would be downloaded and written; installs no hooks, changes no work-tree file."""
     entries, unreadable = sync.select(project, paths, include, exclude, lenient=True)
-    out = sync.plan_pull(project, entries, remote=remote, jobs=project.jobs(jobs), force=force, scope=sync.Scope(include, exclude))
+    out = sync.plan_pull(project, entries, remote=remote, jobs=project.jobs(jobs, remote=remote), force=force, scope=sync.Scope(include, exclude))
     out.problems = [(reg, str(err)) for reg, err in unreadable] + out.problems
     return out

@@ -19,10 +19,10 @@ def push(
     if on_hooks is not None:
         on_hooks(ensure(project))
     entries, _ = sync.select(project, paths)
-    return sync.push(project, entries, remote=remote, jobs=project.jobs(jobs), sink=sink)
+    return sync.push(project, entries, remote=remote, jobs=project.jobs(jobs, remote=remote), sink=sink)
 
 
 def plan(project: Project, paths: list[str], *, remote: str | None = None, jobs: int | None = None) -> sync.SyncPlan:
     """`push --dry-run`: what would be uploaded; installs no hooks, uploads nothing."""
     entries, _ = sync.select(project, paths)
-    return sync.plan_push(project, entries, remote=remote, jobs=project.jobs(jobs))
+    return sync.plan_push(project, entries, remote=remote, jobs=project.jobs(jobs, remote=remote))

@@ -67,7 +67,7 @@ def publish(project: Project, name: str, *, remote: str | None = None, force: bo
         raise FilerError(f"no release {name} in this clone; create it first with 'git filer release create {name} ...'")
     store = project.store
     release = load_manifest(store, oid, f"release {name}")
-    n = project.jobs(jobs)
+    n = project.jobs(jobs, remote=remote)
     rem = project.remote(remote, jobs=n)
     existing = rem.get_release(name)
     if existing is not None and not force:

@@ -40,7 +40,7 @@ class ArtifactStatus:
 def status(
     project: Project, paths: list[str], *, check_remote: bool = False, remote: str | None = None, jobs: int | None = None, files: bool = False,
 ) -> list[ArtifactStatus]:
-    jobs = project.jobs(jobs)  # reads the config first: a broken one is reported, not skipped
+    jobs = project.jobs(jobs, remote=remote)  # reads the config first: a broken one is reported, not skipped
     entries = project.select(project.load_entries(), paths)
     try:
         remote_name: str | None = project.remote_config(remote).name

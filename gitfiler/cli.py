@@ -16,6 +16,7 @@ import click
 from . import __version__, env
 from .errors import ConflictError, PartialFailure
 from .hooks.entry import NAMES as HOOK_NAMES
+from .names import COMPLETE_VAR
 from .quoting import escape_text, quote_path
 
 
@@ -34,11 +35,11 @@ class Ctx:
             ignored = project.config.ignored
         except FilerError:
             ignored = []  # the command itself reports a broken config
-        if ignored:
-            self.note(
-                f"note: .gitfiler/config.yaml sets {escape_text(', '.join(ignored))}; a repository cannot choose these for your machine, "
-                "so they are ignored (set them in the per-clone config or the environment: see docs/configuration.md)"
-            )
+        from .ui import ignored_keys_note
+
+        note = ignored_keys_note(ignored)
+        if note:
+            self.note(note)
         return project
 
     def say(self, text: str) -> None:
@@ -74,13 +75,13 @@ pass_ctx = click.make_pass_decorator(Ctx)
 
 
 def emit_json(data: Any) -> None:
-    import json
+    from .ui import json_text
 
-    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+    click.echo(json_text(data))
 
 
 def jobs_option(f):
-    return click.option("-j", "--jobs", type=click.IntRange(1, 256), default=None, help="Parallel transfers (default: $GITFILER_JOBS, else the config's jobs, else 16 for S3 and 1 for a local directory).")(f)
+    return click.option("-j", "--jobs", type=click.IntRange(1, 256), default=None, help="Parallel transfers (default: $GITFILER_JOBS, else config jobs, else 16 for S3, 1 for a local directory).")(f)
 
 
 def json_option(f):
@@ -557,9 +558,6 @@ def add(
         c.say(f"{len(results)} file(s) tracked with gitfiler, {len(to_git)} staged with git")
 
 
-STATE_COLOURS = {"synced": "green", "local": "yellow", "modified": "red", "missing": "magenta"}
-
-
 @cli.command(short_help="Show each artifact's state.")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("-c", "--cloud", "check_remote", is_flag=True, help="Ask the remote what it holds instead of trusting this clone's record of it.")
@@ -589,22 +587,10 @@ def status(c: Ctx, paths: tuple[str, ...], check_remote: bool, remote: str | Non
     if as_json:
         emit_json([r.to_json() for r in rows])
         return
-    if not rows:
-        c.say("no artifacts tracked yet; start with 'git filer add PATH'")
-        return
-    counts: dict[str, int] = {}
-    for r in rows:
-        counts[r.state] = counts.get(r.state, 0) + 1
-        if r.state != "synced" or c.verbose:
-            c.say(f"  {click.style(f'{r.state:<9}', fg=STATE_COLOURS[r.state])}{quote_path(r.artifact)}")
-        if r.changes is not None:
-            from .ui import file_change_line
+    from .ui import status_lines
 
-            for f in r.changes:
-                c.say(f"      {file_change_line(f)}")
-        elif open_files and r.kind == "dir" and r.state in ("modified", "missing"):
-            c.note(f"      (the files cannot be listed: the manifest of {quote_path(r.artifact)} is not in the cache; 'git filer pull {quote_path(r.artifact)}' fetches it)")
-    c.say(", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    for line, to_stderr in status_lines(rows, verbose=c.verbose, files=open_files):
+        (c.note if to_stderr else c.say)(line)
 
 
 @cli.command("ls", short_help="List tracked artifacts.")
@@ -973,7 +959,7 @@ _add_common_options(cli)
 # -- shell completion ---------------------------------------------------------------------------
 
 # click's completion, for the executable the shell sees: eval "$(_GIT_FILER_COMPLETE=bash_source git-filer)"
-COMPLETE_VAR = "_GIT_FILER_COMPLETE"
+# (COMPLETE_VAR lives in `names`: the fast status path checks it without importing this module.)
 
 # `git filer <TAB>` in bash: git's own completion calls _git_filer for the words after `git filer`.
 _GIT_SUBCOMMAND_BASH = """

@@ -27,6 +27,10 @@ def main(argv: list[str] | None = None) -> int:
         from .hooks.entry import main as hook_main
 
         return hook_main(args[1:])
+    from . import quickstatus
+
+    if quickstatus.handles(args):
+        return quickstatus.run(args)
     from .cli import main as cli_main
 
     return cli_main(args)

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from rich.progress import Task
     from rich.text import Text
 
+    from .commands.status import ArtifactStatus
     from .manifest import FileChange
 
 
@@ -25,6 +26,58 @@ def human_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} TiB"
+
+
+_ANSI = {"green": 32, "yellow": 33, "red": 31, "magenta": 35}
+STATUS_COLOURS = {"synced": "green", "local": "yellow", "modified": "red", "missing": "magenta"}
+
+
+def coloured(text: str, colour: str) -> str:
+    """`click.style(text, fg=colour)`, byte for byte, without importing click (the fast status path)."""
+    return f"\x1b[{_ANSI[colour]}m{text}\x1b[0m"
+
+
+def json_text(data: Any) -> str:
+    """What `--json` prints, everywhere."""
+    import json
+
+    return json.dumps(data, indent=2, sort_keys=True, default=str)
+
+
+def status_lines(rows: list[ArtifactStatus], *, verbose: bool, files: bool = False) -> list[tuple[str, bool]]:
+    """`git filer status` as (line, to stderr) pairs, coloured (the writer strips colour off a
+    non-terminal): the full CLI and the fast path (`quickstatus`) print exactly this."""
+    from .quoting import quote_path
+
+    if not rows:
+        return [("no artifacts tracked yet; start with 'git filer add PATH'", False)]
+    out: list[tuple[str, bool]] = []
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r.state] = counts.get(r.state, 0) + 1
+        if r.state != "synced" or verbose:
+            out.append((f"  {coloured(f'{r.state:<9}', STATUS_COLOURS[r.state])}{quote_path(r.artifact)}", False))
+        if r.changes is not None:
+            out += [(f"      {file_change_line(f)}", False) for f in r.changes]
+        elif files and r.kind == "dir" and r.state in ("modified", "missing"):
+            out.append((
+                f"      (the files cannot be listed: the manifest of {quote_path(r.artifact)} is not in the cache; "
+                f"'git filer pull {quote_path(r.artifact)}' fetches it)", True,
+            ))
+    out.append((", ".join(f"{n} {s}" for s, n in sorted(counts.items())), False))
+    return out
+
+
+def ignored_keys_note(ignored: list[str]) -> str | None:
+    """The note for committed config keys a repository may not set (LOCAL_ONLY_KEYS)."""
+    from .quoting import escape_text
+
+    if not ignored:
+        return None
+    return (
+        f"note: .gitfiler/config.yaml sets {escape_text(', '.join(ignored))}; a repository cannot choose these for your machine, "
+        "so they are ignored (set them in the per-clone config or the environment: see docs/configuration.md)"
+    )
 
 
 def file_change_line(f: FileChange) -> str:

@@ -29,7 +29,8 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent / "gitfiler"
 LAYERS: list[tuple[str, list[str]]] = [
     ("entry and rendering", [
         "gitfiler",  # the package: `from gitfiler import Filer` is an entry point for Python callers
-        "gitfiler.main", "gitfiler.__main__", "gitfiler.cli", "gitfiler.cli_deploy", "gitfiler.cli_history", "gitfiler.cli_model", "gitfiler.ui", "gitfiler.hooks.entry", "gitfiler.handler",
+        "gitfiler.main", "gitfiler.__main__", "gitfiler.quickstatus", "gitfiler.cli", "gitfiler.cli_deploy", "gitfiler.cli_history", "gitfiler.cli_model", "gitfiler.cli_pack",
+        "gitfiler.ui", "gitfiler.hooks.entry", "gitfiler.handler",
     ]),
     ("use cases", [
         "gitfiler.commands", "gitfiler.commands.*",
@@ -45,9 +46,9 @@ LAYERS: list[tuple[str, list[str]]] = [
     # "base", ranked as today's import graph already is: formats and config stand on storage,
     # storage on the leaves. Objects never learn about registry files or config.
     ("base: formats and config", [
-        "gitfiler.config", "gitfiler.registry", "gitfiler.manifest", "gitfiler.release", "gitfiler.serializers", "gitfiler.ignorefile", "gitfiler.modelfile",
+        "gitfiler.config", "gitfiler.registry", "gitfiler.manifest", "gitfiler.release", "gitfiler.serializers", "gitfiler.ignorefile", "gitfiler.modelfile", "gitfiler.pack",
     ]),
-    ("base: storage", ["gitfiler.treefs", "gitfiler.objects", "gitfiler.fsutil", "gitfiler.state"]),
+    ("base: storage", ["gitfiler.tarsafe", "gitfiler.treefs", "gitfiler.objects", "gitfiler.fsutil", "gitfiler.state"]),
     ("base: leaves", ["gitfiler.git", "gitfiler.tempfiles", "gitfiler.links", "gitfiler.paths", "gitfiler.globs", "gitfiler.quoting", "gitfiler.versions"]),
     ("bottom", ["gitfiler.errors", "gitfiler.env", "gitfiler.names"]),
 ]

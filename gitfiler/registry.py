@@ -57,6 +57,8 @@ def is_registry_file(path: str) -> bool:
 def dumps(entry: Entry) -> bytes:
     """The canonical bytes. Readable UTF-8 where YAML reads it back exactly; where it would not
     (a line or paragraph separator, a non-breaking space at an edge), the escaped form."""
+    if not entry.meta and _is_plain(entry.path):
+        return _dumps(entry, True)  # nothing in it that YAML could read otherwise: no YAML needed
     for readable in (True, False):
         data = _dumps(entry, readable)
         if readable and loads(data, entry.registry) != entry:
@@ -84,7 +86,20 @@ def _dumps(entry: Entry, readable: bool) -> bytes:
     return text.encode("utf-8")
 
 
+# A path YAML reads back as this very string when written bare: it starts with a letter or '_'
+# (so it is no number, date, '.inf', '~' or indicator) and holds nothing YAML gives a meaning.
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_./+-]*")
+# ... unless it is a word YAML 1.1 (PyYAML) resolves to a boolean or null.
+_YAML_WORDS = {"yes", "no", "true", "false", "on", "off", "null"}
+
+
+def _is_plain(value: str) -> bool:
+    return _PLAIN.fullmatch(value) is not None and value.lower() not in _YAML_WORDS
+
+
 def _scalar(value: str, readable: bool = True) -> str:
+    if _is_plain(value):
+        return value
     import yaml
 
     # safe_dump quotes whatever YAML would misread (e.g. 'true', '1.0', ': ').

@@ -47,6 +47,10 @@ class IntegrityError(FilerError):
         self.path = path
 
 
+class OversizeError(IntegrityError):
+    """An object arrived with more bytes than were declared for it (or than its kind may hold)."""
+
+
 class ObjectMissingError(FilerError):
     exit_code = 7
 

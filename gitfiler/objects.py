@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, TypeGuard
 
-from .errors import FilerError, IntegrityError, ObjectMissingError, UnsafePathError
+from .errors import FilerError, IntegrityError, ObjectMissingError, OversizeError, UnsafePathError
 from .fsutil import TEMP_PREFIX, disk_full, fsync_path, is_disk_full, sync_filesystem, unlink_quietly
 
 CHUNK = 4 * 1024 * 1024
@@ -273,7 +273,7 @@ class ObjectStore:
                 try:
                     size = copy_stream(src, out, progress, h, limit)
                 except TooLarge:
-                    raise IntegrityError(
+                    raise OversizeError(
                         f"object {expected or '(new)'} delivered more than its declared {limit} bytes; refusing it", oid=expected or ""
                     ) from None
             return OID_PREFIX + h.hexdigest(), size
@@ -292,7 +292,7 @@ class ObjectStore:
         ones, at the cost of `cp` + `sha256sum`. More than `limit` bytes is refused."""
         size = os.fstat(src.fileno()).st_size
         if limit is not None and size > limit:
-            raise IntegrityError(f"object {expected or '(new)'} holds {size} bytes, more than its declared {limit}; refusing it", oid=expected or "")
+            raise OversizeError(f"object {expected or '(new)'} holds {size} bytes, more than its declared {limit}; refusing it", oid=expected or "")
         if size < BIG_FILE:
             return self.write_stream(src, expected, progress, limit)
 

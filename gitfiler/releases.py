@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from . import git
-from .errors import FilerError, IntegrityError, ObjectMissingError, RegistryError, UnsafePathError
+from .errors import FilerError, ObjectMissingError, OversizeError, RegistryError, UnsafePathError
 from .fsutil import NotPlainFile, atomic_write_bytes, publish, read_plain, write_new
 from .globs import matches
 from .names import REGISTRY_SUFFIX
@@ -208,7 +208,7 @@ def fetch(remote: Remote, name: str, store: ObjectStore) -> tuple[str, Release]:
         from .transfer import download
 
         result = download(store, remote, [oid], {oid: MAX_RELEASE_BYTES}, 1)  # the cap: never read more
-        if result.failures and result.codes.get(oid) == IntegrityError.exit_code and "declared" in result.failures[0][1]:
+        if isinstance(result.errors.get(oid), OversizeError):
             raise RegistryError(f"{where}: its manifest {oid} is larger than {MAX_RELEASE_BYTES} bytes; not a release manifest")
         if result.failures:
             code = result.codes.get(oid, ObjectMissingError.exit_code)

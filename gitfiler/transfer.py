@@ -70,6 +70,7 @@ class TransferResult:
     seconds: float = 0.0
     failures: list[tuple[str, str]] = field(default_factory=list)
     codes: dict[str, int] = field(default_factory=dict)  # oid -> exit code of its failure
+    errors: dict[str, FilerError] = field(default_factory=dict)  # oid -> its failure, for a caller that tells kinds apart
     remote: str = ""  # which remote, as messages name it ("'team' (s3://bucket/prefix)"); "" when none was used
 
     def merge(self, other: TransferResult) -> None:
@@ -79,6 +80,7 @@ class TransferResult:
         self.seconds += other.seconds
         self.failures += other.failures
         self.codes.update(other.codes)
+        self.errors.update(other.errors)
         self.remote = self.remote or other.remote
 
 
@@ -178,6 +180,7 @@ def _run(
         with lock:
             result.failures.append((oid, str(err)))
             result.codes[oid] = err.exit_code
+            result.errors[oid] = err
 
     def attempt(oid: str) -> None:
         """One try at one object. Bytes a failed try reported are taken back off the bar."""

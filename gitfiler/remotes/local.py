@@ -11,7 +11,7 @@ import os
 import stat
 from collections.abc import Iterator
 
-from ..errors import DiskFullError, IntegrityError, ObjectMissingError, RemoteError
+from ..errors import DiskFullError, IntegrityError, ObjectMissingError, OversizeError, RemoteError
 from ..fsutil import NotPlainFile, fsync_path, publish, read_plain, write_new
 from ..objects import MAX_MANIFEST_BYTES, ObjectStore, Progress
 from ..release import MAX_POINTER_BYTES, check_name, name_problem
@@ -66,10 +66,11 @@ class LocalRemote(Remote):
         try:
             with self.objects.open(oid) as src:
                 store.write_open(src, expected=oid, progress=progress, limit=MAX_MANIFEST_BYTES if size is None else size)
+        except OversizeError as err:
+            raise OversizeError(f"remote '{self.name}': object {self.objects.path(oid)} is corrupt ({err}); nothing was written", oid=oid) from None
         except IntegrityError as err:
-            raise IntegrityError(
-                f"remote '{self.name}': object {self.objects.path(oid)} is corrupt ({_why(err)}); nothing was written", oid=oid
-            ) from None
+            why = str(err) if err.path else f"its bytes do not hash to {oid}"  # a path: not a stored object at all (a link, a device)
+            raise IntegrityError(f"remote '{self.name}': object {self.objects.path(oid)} is corrupt ({why}); nothing was written", oid=oid) from None
         except ObjectMissingError:
             raise ObjectMissingError(f"object {oid} is not in {self.url}") from None
 
@@ -193,7 +194,3 @@ def _write_synced(data: bytes):  # -> fill for fsutil.publish
 
     return fill
 
-
-def _why(err: IntegrityError) -> str:
-    text = str(err)
-    return f"its bytes do not hash to {err.oid}" if "hash" in text else text

@@ -27,7 +27,7 @@ from typing import Any, BinaryIO, TypeVar, cast
 
 from .. import env
 from ..config import RemoteConfig
-from ..errors import FilerError, IntegrityError, ObjectMissingError, RemoteError, TransientRemoteError
+from ..errors import FilerError, IntegrityError, ObjectMissingError, OversizeError, RemoteError, TransientRemoteError
 from ..objects import CHUNK, MAX_MANIFEST_BYTES, OID_PREFIX, ObjectStore, Progress, hash_file, oid_of_relpath, relpath_of
 from ..release import MAX_POINTER_BYTES, check_name, name_problem
 from . import LOCKS_DIR, RELEASES_DIR, Listed, LockRecord, Remote, check_lock_name, is_lock_name
@@ -293,16 +293,18 @@ class S3Remote(Remote):
                 reader.close()
         except _Oversized as big:
             raise self._oversized(oid, size, big.actual) from None
+        except OversizeError:
+            raise self._oversized(oid, size, None) from None
         except IntegrityError:
             raise IntegrityError(
                 f"remote '{self.name}': object s3://{self.bucket}/{self.key(oid)} is corrupt (its bytes do not hash to {oid}); nothing was written",
                 oid=oid,
             ) from None
 
-    def _oversized(self, oid: str, size: int | None, actual: int | None) -> IntegrityError:
+    def _oversized(self, oid: str, size: int | None, actual: int | None) -> OversizeError:
         declared = f"{size} bytes were declared" if size is not None else f"a directory manifest may have at most {MAX_MANIFEST_BYTES} bytes"
         got = f"is {actual} bytes" if actual is not None else f"sent more than {MAX_MANIFEST_BYTES if size is None else size} bytes"
-        return IntegrityError(
+        return OversizeError(
             f"remote '{self.name}': object s3://{self.bucket}/{self.key(oid)} {got} but {declared}; refused it, nothing was written",
             oid=oid,
         )

@@ -791,6 +791,11 @@ def remove_cmd(c: Ctx, paths: tuple[str, ...], keep_files: bool, remove_remote: 
         c.say(f"deleted {result.remote_deleted} object(s) from the remote")
     if result.remote_kept:
         c.say(f"kept {result.remote_kept} object(s) in the remote: artifacts still tracked here use them too")
+    if result.releases_hit and result.remote_deleted:
+        c.note(
+            f"warning: published release(s) {escape_text(', '.join(result.releases_hit))} used what was deleted; deploying them now fails "
+            "until you publish a new release"
+        )
 
 
 @cli.command(short_help="Re-hash the cache and report corrupt objects.")

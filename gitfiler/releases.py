@@ -195,6 +195,22 @@ def load_manifest(store: ObjectStore, oid: str, where: str) -> Release:
 # -- releases in a remote ------------------------------------------------------------------------------
 
 
+def published_using(remote: Remote, store: ObjectStore, oids: set[str]) -> list[str]:
+    """The releases published in `remote` with a component whose oid (a file's, or a directory
+    manifest's) is one of `oids`, sorted; a release that cannot be read is named too, since it
+    may use them."""
+    users = []
+    for rec in remote.list_releases():
+        try:
+            _oid, release = fetch(remote, rec.name, store)
+        except FilerError:
+            users.append(rec.name)
+            continue
+        if any(c.oid in oids for c in release.components):
+            users.append(rec.name)
+    return sorted(users)
+
+
 def fetch(remote: Remote, name: str, store: ObjectStore) -> tuple[str, Release]:
     """The release `name` as published in `remote`: its pointer, then its manifest, downloaded
     into `store` (verified, capped) and decoded strictly. Its name must be the one asked for."""

@@ -342,3 +342,16 @@ def test_dry_run_counts_files_and_places_nothing(published: Repo, tmp_path: Path
 def test_a_hostile_release_name_on_the_command_line_is_a_usage_error(tmp_path: Path):
     out = git_filer("deploy", "../etc", "--from", str(tmp_path), "--target", str(tmp_path / "srv"), cwd=tmp_path, check=False)
     assert out.returncode == 2 and "not allowed" in out.stderr
+
+
+def test_remove_from_remote_warns_when_a_published_release_used_the_bytes(published: Repo):
+    result = published.filer("remove", "models/ranker.pt", "--from-remote")
+    assert "published release(s) 2026.11.1 used what was deleted" in result.stderr
+
+
+def test_remove_from_remote_says_nothing_of_releases_that_do_not_use_the_bytes(published: Repo):
+    published.write("other.bin", b"unrelated")
+    published.filer("add", "other.bin")
+    published.git("commit", "-qm", "other")
+    published.filer("push")
+    assert "published release" not in published.filer("remove", "other.bin", "--from-remote").stderr

@@ -21,6 +21,7 @@ class RemoveResult:
     removed: list[str] = field(default_factory=list)
     remote_deleted: int = 0
     remote_kept: int = 0  # objects also used by artifacts still tracked here, so left in the remote
+    releases_hit: list[str] = field(default_factory=list)  # published releases that used what was deleted: their deploys now fail
 
 
 def remove_paths(project: Project, paths: list[str], **options: object) -> RemoveResult:
@@ -33,7 +34,10 @@ def _delete_from_remote(project: Project, entries: list[Entry], remote: str | No
     checkout still uses (same content at another path, a file shared by two directories).
     Other commits may still need what goes: that is what the user asked for (a leaked file).
     Under the remote's gc lock, so no push check vouches for an object while it is deleted."""
+    from ..releases import published_using
+
     rem = project.remote(remote)
+    result.releases_hit = published_using(rem, project.store, {e.oid for e in entries})
     going = {e.registry for e in entries}
     others, _bad = project.load_entries_lenient()
     still_used = {o for e in others if e.registry not in going for o in oids_or_self(project.store, e)}

@@ -139,7 +139,31 @@ class _Group(_Command, click.Group):
     group_class = type  # subgroups are _Group too
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+# Verbs registered by modules of their own, imported the first time one of them is asked for
+# (or when every verb is listed: -h, the man page, completion), so that the commands used all
+# day never pay for deploy, history, model and pack. tests/test_cli.py checks this table.
+LAZY_VERBS = {
+    "release": "cli_deploy", "deploy": "cli_deploy",
+    "diff": "cli_history", "log": "cli_history", "export": "cli_history",
+    "model": "cli_model",
+}
+
+
+class _TopGroup(_Group):
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in LAZY_VERBS:
+            import importlib
+
+            importlib.import_module(f"{__package__}.{LAZY_VERBS[cmd_name]}")
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        for name in LAZY_VERBS:
+            self.get_command(ctx, name)
+        return super().list_commands(ctx)
+
+
+@click.group(cls=_TopGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks and extra detail.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
 @click.option("-C", "directory", default=".", metavar="DIR", help="Run as if started in DIR.")
@@ -996,7 +1020,6 @@ def _register_completion() -> None:
     sc.add_completion_class(named(sc.FishComplete), "fish")
 
 
-from . import cli_deploy, cli_history, cli_model  # noqa: E402, F401 - register the release, deploy, history and model verbs on `cli`
 
 # -- entry point ----------------------------------------------------------------------------
 

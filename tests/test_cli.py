@@ -120,7 +120,7 @@ def test_help_summaries_are_not_cut_mid_sentence(tmp_path, words, columns):
         elif line.strip():
             rows[name] += " " + line.strip()
     group = cli.commands["remote"] if words else cli
-    assert set(rows) == set(group.commands)  # type: ignore[attr-defined]
+    assert set(rows) == set(group.list_commands(click.Context(group)))  # type: ignore[attr-defined]
     for name, text in rows.items():
         assert text.endswith(".") or text.endswith(")."), (name, text)
 
@@ -284,3 +284,23 @@ def test_the_bar_names_as_many_objects_as_the_summary(repo: Repo, tmp_path: Path
     assert sink.label == f"downloading {pulled.transfer.objects} object(s)"
     # The CLI's summary line reports that same count.
     assert "pulled 4 object(s)" in run(["git", "filer", "pull"], clone_of(repo, tmp_path, "clone2")).stderr
+
+
+def test_lazy_verbs_are_exactly_what_their_modules_register():
+    import importlib
+
+    from gitfiler.cli import LAZY_VERBS
+
+    before = set(cli.commands)  # type: ignore[attr-defined]
+    for module in set(LAZY_VERBS.values()):
+        importlib.import_module(f"gitfiler.{module}")
+    added = set(cli.commands) - before  # type: ignore[attr-defined]
+    assert added <= set(LAZY_VERBS) and set(LAZY_VERBS) <= set(cli.commands)  # type: ignore[attr-defined]
+
+
+def test_everyday_commands_do_not_import_the_lazy_verbs(repo: Repo):
+    code = (
+        "import sys; from gitfiler.cli import main; main(['ls']); "
+        "assert not [m for m in sys.modules if m.startswith(('gitfiler.cli_', 'gitfiler.commands.deploy'))], sorted(sys.modules)"
+    )
+    run([sys.executable, "-c", code], repo.path)

@@ -39,8 +39,10 @@ def run(root: str, hook: str, old: str, new: str) -> HydrateOutcome | None:
         return None
     if not project.initialized:
         return None
-    old_commit = (git.rev_parse(project.root, old) or "") if old else ""
-    return hydrate_changed(project, old_commit, new, jobs=project.jobs())
+    # One call both resolves OLD and checks it is a commit this clone has (a fresh clone's
+    # post-checkout names the zero id).
+    old_commit = (git.rev_parse(project.root, f"{old}^{{commit}}") or "") if old and old != git.ZERO_SHA else ""
+    return hydrate_changed(project, old_commit, new, jobs=project.jobs(), old_verified=True)
 
 
 def in_rebase(project: Project) -> bool:
@@ -72,11 +74,11 @@ def previous_oids(project: Project, old: str, registries: list[str]) -> dict[str
     return prev
 
 
-def hydrate_changed(project: Project, old: str, new: str, *, jobs: int = 16) -> HydrateOutcome:
+def hydrate_changed(project: Project, old: str, new: str, *, jobs: int = 16, old_verified: bool = False) -> HydrateOutcome:
     """Bring the work tree from commit `old` ("" when unknown) to `new` for artifacts whose
-    registry files differ."""
+    registry files differ. `old_verified`: `old` is "" or a commit known to exist here."""
     out = HydrateOutcome()
-    known_old = bool(old) and old != git.ZERO_SHA and git.object_exists(project.root, old)
+    known_old = bool(old) and old != git.ZERO_SHA and (old_verified or git.object_exists(project.root, old))
     if known_old:
         regs = git.diff_names(project.root, old, new, f"*{SUFFIX}")
     else:

@@ -119,15 +119,25 @@ def release_publish(c: Ctx, name: str, remote: str | None, force: bool, jobs: in
 def release_list(c: Ctx, remote: str | None, local_only: bool, as_json: bool) -> None:
     """List releases: those published to the filer remote, and those created here but not yet published.
 
+    Outside a repository (a deployment host), -r URL lists what that remote has published.
+
     \b
     Example:
       git filer release list -r s3://ml-artifacts/ranker
     """
     from .commands.release import listing
+    from .config import is_location
+    from .errors import FilerError
     from .ui import human_bytes
 
     skipped: list[tuple[str, str]] = []
-    rows = listing(c.project(), remote=remote, local_only=local_only, skipped=skipped)
+    try:
+        project = c.project()
+    except FilerError:
+        if not (remote and is_location(remote)) or local_only:
+            raise
+        project = None  # a host with no repository: list what the remote at that URL has published
+    rows = listing(project, remote=remote, local_only=local_only, skipped=skipped)
     for name, why in skipped:
         c.note(f"warning: release {escape_text(name)} cannot be read and is not listed: {escape_text(why)}")
     if as_json:

@@ -195,6 +195,19 @@ def load_manifest(store: ObjectStore, oid: str, where: str) -> Release:
 # -- releases in a remote ------------------------------------------------------------------------------
 
 
+def open_location(url: str, *, jobs: int) -> Remote:
+    """A remote given by its URL or directory alone (a host with no repository: deploy --from,
+    release list -r). A directory must exist: reading never creates one."""
+    from .config import RemoteConfig
+    from .errors import RemoteError
+    from .remotes import open_remote, parse_url
+
+    scheme, location = parse_url(url)
+    if scheme == "local" and not os.path.isdir(location):
+        raise RemoteError(f"remote {url}: no such directory on this host; check the URL (or GITFILER_REMOTE)")
+    return open_remote(RemoteConfig(name=url, url=url), jobs=jobs)
+
+
 def published_using(remote: Remote, store: ObjectStore, oids: set[str]) -> list[str]:
     """The releases published in `remote` with a component whose oid (a file's, or a directory
     manifest's) is one of `oids`, sorted; a release that cannot be read is named too, since it

@@ -355,3 +355,12 @@ def test_remove_from_remote_says_nothing_of_releases_that_do_not_use_the_bytes(p
     published.git("commit", "-qm", "other")
     published.filer("push")
     assert "published release" not in published.filer("remove", "other.bin", "--from-remote").stderr
+
+
+def test_release_list_with_a_remote_url_works_on_a_host_with_no_repository(published: Repo, tmp_path: Path):
+    host = tmp_path / "host"
+    host.mkdir()
+    out = json.loads(git_filer("release", "list", "-r", str(published.remote_dir), "--json", cwd=host).stdout)
+    assert [r["name"] for r in out] == ["2026.11.1"] and not list(host.iterdir())
+    missing = git_filer("release", "list", "-r", str(tmp_path / "nowhere"), cwd=host, check=False)
+    assert missing.returncode == 5 and "no such directory" in missing.stderr

@@ -67,20 +67,12 @@ def cache_for(target_dir: str, cache: str | None, *, dry_run: bool = False) -> s
 
 def remote_source(url: str | None, name: str, *, cache: str, jobs: int, project: Project | None = None) -> Source:
     """A published release: `url` is a remote URL, or (with `project`) a remote's name or None for its default remote."""
-    from ..config import RemoteConfig
-    from ..releases import fetch
-    from ..remotes import open_remote
+    from ..releases import fetch, open_location
 
     if project is not None:
         rem: Remote = project.remote(url, jobs=jobs)
     elif url:
-        from ..errors import RemoteError
-        from ..remotes import parse_url
-
-        scheme, location = parse_url(url)
-        if scheme == "local" and not os.path.isdir(location):
-            raise RemoteError(f"remote {url}: no such directory on this host; check --from (or GITFILER_REMOTE)")
-        rem = open_remote(RemoteConfig(name=url, url=url), jobs=jobs)
+        rem = open_location(url, jobs=jobs)
     else:
         raise ConfigError("no remote to deploy from; give --from URL")
     store = ObjectStore(cache)

@@ -11,7 +11,7 @@ from ..errors import FilerError, ObjectMissingError, PartialFailure, most_seriou
 from ..objects import ObjectStore
 from ..project import Project
 from ..release import Release, check_name, decode_pointer, encode_pointer
-from ..releases import LocalReleases, ReleaseExistsError, build, choose, component_entry, entries_at, fetch, load_manifest, save_manifest
+from ..releases import LocalReleases, ReleaseExistsError, build, choose, component_entry, entries_at, fetch, load_manifest, open_location, save_manifest
 from ..remotes import Remote
 from ..transfer import ProgressSink, TransferResult, find_missing, upload
 from ..versions import sort_key
@@ -105,25 +105,25 @@ def _upload_manifest(store: ObjectStore, rem: Remote, oid: str, jobs: int) -> No
         rem.flush()
 
 
-def listing(project: Project, *, remote: str | None = None, local_only: bool = False, skipped: list[tuple[str, str]] | None = None) -> list[ReleaseInfo]:
+def listing(
+    project: Project | None, *, remote: str | None = None, local_only: bool = False, skipped: list[tuple[str, str]] | None = None,
+) -> list[ReleaseInfo]:
     """Releases published to the remote (default: the default remote) and those created in
     this clone, in version order of their names. A published release that cannot be read
-    (a malformed or tampered pointer or manifest) is left out and named in `skipped`."""
+    (a malformed or tampered pointer or manifest) is left out and named in `skipped`.
+    Without a project (a host with no repository), `remote` is a URL or directory and its
+    manifests are read through a scratch store that is removed afterwards."""
+    import tempfile
+
+    if project is None:
+        if not remote or local_only:
+            raise FilerError("outside a repository, 'release list' needs -r URL (the remote's URL or directory)")
+        with tempfile.TemporaryDirectory(prefix="gitfiler-release-list-") as scratch:
+            return _published(open_location(remote, jobs=1), ObjectStore(scratch), {}, skipped)
     out: dict[str, ReleaseInfo] = {}
     local = LocalReleases.of(project) if project.has_git else None
     if not local_only:
-        rem = project.remote(remote)
-        for rec in rem.list_releases():
-            try:
-                oid, release = fetch(rem, rec.name, project.store)
-            except ObjectMissingError:
-                continue  # deleted while we listed
-            except FilerError as err:
-                if skipped is None:
-                    raise
-                skipped.append((rec.name, str(err)))
-                continue
-            out[rec.name] = ReleaseInfo(oid, release, True, rec.mtime)
+        _published(project.remote(remote), project.store, out, skipped)
     if local is not None:
         for name in local.names():
             if name in out:
@@ -131,4 +131,20 @@ def listing(project: Project, *, remote: str | None = None, local_only: bool = F
             mine = local.get(name)
             if mine is not None:
                 out[name] = ReleaseInfo(mine, load_manifest(project.store, mine, f"release {name}"), None if local_only else False)
+    return [out[n] for n in sorted(out, key=sort_key)]
+
+
+def _published(rem: Remote, store: ObjectStore, out: dict[str, ReleaseInfo], skipped: list[tuple[str, str]] | None) -> list[ReleaseInfo]:
+    """Add to `out` every release published in `rem`; returns them in version order."""
+    for rec in rem.list_releases():
+        try:
+            oid, release = fetch(rem, rec.name, store)
+        except ObjectMissingError:
+            continue  # deleted while we listed
+        except FilerError as err:
+            if skipped is None:
+                raise
+            skipped.append((rec.name, str(err)))
+            continue
+        out[rec.name] = ReleaseInfo(oid, release, True, rec.mtime)
     return [out[n] for n in sorted(out, key=sort_key)]

@@ -10,7 +10,7 @@ import builtins
 import hashlib
 import os
 from dataclasses import asdict, dataclass, field
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from . import closure as closures
 from . import env, serializers, sync
@@ -21,6 +21,9 @@ from .errors import ConflictError, FilerError, IntegrityError
 from .objects import OID_PREFIX
 from .project import Project
 from .registry import SUFFIX, Entry, check_type_version
+
+if TYPE_CHECKING:
+    from .commands.pack import PackResult
 
 FROM_ENV_WAIT_S = 900.0
 
@@ -164,6 +167,20 @@ class Filer:
 
     def push_all(self) -> None:
         sync.push(self.project, self._entries(), remote=self.remote, jobs=self.jobs)
+
+    def pack(
+        self, model: str | os.PathLike[str], output: str | os.PathLike[str], *, code: str | os.PathLike[str] | None = None,
+        compression: str = "gzip", level: int | None = None, ref: str | None = None, add: bool = False,
+    ) -> PackResult:
+        """`git filer pack`: the serving archive at `output` (model files at the root, `code` under
+        code/, a manifest of digests), reproducible and read back before it is kept. Paths are
+        taken as given (relative to the current directory). See docs/packaging.md."""
+        from .commands import pack as pack_cmd  # tarfile and the compressors only when packing
+
+        return pack_cmd.pack(
+            self.project, os.fspath(model), output=os.fspath(output), code=os.fspath(code) if code is not None else None,
+            compression=compression, level=level, ref=ref, add=add, remote=self.remote, jobs=self.jobs,
+        )
 
     def remove(self, name: str, *, remove_remote: bool = False) -> None:
         """Stop tracking `name` and delete its local file. Remote bytes stay (other commits may use them) unless `remove_remote`."""

@@ -146,6 +146,7 @@ LAZY_VERBS = {
     "release": "cli_deploy", "deploy": "cli_deploy",
     "diff": "cli_history", "log": "cli_history", "export": "cli_history",
     "model": "cli_model",
+    "pack": "cli_pack", "unpack": "cli_pack",
 }
 
 

@@ -100,14 +100,11 @@ def unpack(c: Ctx, archive: str, dest: str, verify: bool, max_size: str | None, 
 
 
 def _size(text: str) -> int:
-    """Bytes from '500M', '20G', '1.5T' or a plain number (binary units)."""
-    units = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-    t = text.strip().lower().removesuffix("ib").removesuffix("b")
-    unit = t[-1] if t and t[-1] in "kmgt" else ""
+    """Bytes from '500M', '20G', '1.5T' or a plain number (binary units), as a usage error when it is not one."""
+    from .config import parse_size
+    from .errors import FilerError
+
     try:
-        value = int(float(t[: len(t) - len(unit)]) * units[unit])
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise click.BadParameter(f"{text!r} is not a size; use e.g. 500M or 20G", param_hint="--max-size")
-    return value
+        return parse_size(text)
+    except FilerError as err:
+        raise click.BadParameter(str(err), param_hint="--max-size") from None

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import env
-from .errors import ConfigError
+from .errors import ConfigError, FilerError
 from .links import STRATEGIES
 
 CONFIG_VERSION = 1
@@ -104,6 +104,20 @@ def transfer_jobs(url: str | None, configured: int | None = None) -> int:
 
 def jobs_for_kind(url: str | None) -> int:
     return DEFAULT_JOBS if url is None or url.startswith("s3://") else LOCAL_REMOTE_JOBS
+
+
+def parse_size(text: str) -> int:
+    """Bytes from '500k', '10M', '1.5G', '2T' or a plain number (binary units; 'B', 'iB' allowed)."""
+    units = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+    t = text.strip().lower().removesuffix("ib").removesuffix("b")
+    unit = t[-1] if t and t[-1] in "kmgt" else ""
+    try:
+        value = int(float(t[: len(t) - len(unit)]) * units[unit])
+    except (ValueError, OverflowError):
+        value = -1
+    if value < 0:
+        raise FilerError(f"{text!r} is not a size; use e.g. 500k, 10M or 1G")
+    return value
 
 
 def validate_doc(doc: Any, where: str) -> dict[str, Any]:

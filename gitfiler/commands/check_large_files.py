@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from ..config import parse_size
 from ..errors import FilerError
 from ..project import Project
 from ..registry import is_registry_file
@@ -27,16 +28,6 @@ class TooLarge:
 
 def failure(problems: list[TooLarge]) -> FilerError | None:
     return FilerError(f"{len(problems)} file(s) too large for git") if problems else None
-
-
-def parse_size(text: str) -> int:
-    units = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
-    t = text.strip().lower().removesuffix("ib").removesuffix("b")
-    unit = t[-1] if t and t[-1] in "kmg" else ""
-    try:
-        return int(float(t[: len(t) - len(unit)]) * units[unit])
-    except ValueError:
-        raise FilerError(f"{text!r} is not a size; use e.g. 500k, 10M or 1G") from None
 
 
 def check_large_files(project: Project, paths: list[str], max_size: str | None = None) -> list[TooLarge]:

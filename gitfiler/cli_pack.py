@@ -48,7 +48,13 @@ def pack(
         check_level(compression, level)
     except FilerError as err:
         raise click.BadParameter(str(err), param_hint="--level") from None
-    project = c.project() if (ref or track) else None
+    if ref or track:
+        project = c.project()
+    else:
+        try:
+            project = c.project()  # inside a repository, its stat cache knows the digests of unchanged files
+        except FilerError:
+            project = None
     result = do_pack(
         project, model, output=output, code=code, compression=compression, level=level, ref=ref, add=track,
         remote=remote, jobs=jobs, sink=None if as_json else c.sink(),

@@ -65,6 +65,7 @@ class Input:
     open: Callable[[], IO[bytes]]
     oid: str | None = None  # known already (an object of the cache): not hashed beforehand
     shown: str = ""  # how to name the source to the user
+    source: str | None = None  # the file on disk it is read from, if any
 
 
 @dataclass
@@ -157,7 +158,7 @@ def _file_input(path: str, rel: str, st: os.stat_result, shown: str) -> Input:
         os.set_blocking(fd, True)
         return f
 
-    return Input(rel, st.st_size, bool(st.st_mode & stat.S_IXUSR), opener, None, shown)
+    return Input(rel, st.st_size, bool(st.st_mode & stat.S_IXUSR), opener, None, shown, path)
 
 
 def unpack_input(archive: str, into: str, shown: str, limits: tarsafe.Limits | None = None) -> Tree:
@@ -304,12 +305,14 @@ def _hash(f: IO[bytes], progress: Progress | None) -> tuple[str, int]:
     return OID_PREFIX + h.hexdigest(), n
 
 
-def digest_inputs(lay: Layout, progress: Progress | None = None) -> dict[str, str]:
-    """Every file's oid, hashing those whose oid is not known yet (archive path -> oid)."""
+def digest_inputs(lay: Layout, progress: Progress | None = None, known: dict[str, str] | None = None) -> dict[str, str]:
+    """Every file's oid, hashing those whose oid is not known yet (archive path -> oid). `known`
+    may vouch for some (the stat cache); the read-back after writing checks them all the same."""
     out: dict[str, str] = {}
     for f in lay.files:
-        if f.oid is not None:
-            out[f.path] = f.oid
+        oid = f.oid or (known or {}).get(f.path)
+        if oid is not None:
+            out[f.path] = oid
             continue
         with f.open() as src:
             oid, size = _hash(src, progress)

@@ -450,3 +450,19 @@ def test_a_full_disk_is_one_line_exit_9_and_no_half_written_output(tmp_path: Pat
     )
     assert "no space left" in one_line_failure(proc, 9)
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_inside_a_repository_a_file_changed_since_the_last_pack_is_packed_as_it_is_now(repo: Repo):
+    # The stat cache may vouch for an unchanged input; one rewritten in place (same size, new
+    # bytes, another mtime) must be read again, and the read-back would refuse a wrong digest.
+    weights = repo.write("models/ranker/weights.bin", b"A" * 4096)
+    repo.filer("add", "models/ranker")
+    out = repo.path.parent / "dist" / "model.tar.gz"
+    repo.filer("pack", "models/ranker", "-o", str(out))
+    weights.write_bytes(b"B" * 4096)
+    os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 5_000_000_000))
+    repo.filer("pack", "models/ranker", "-o", str(out))
+    with open_tar(out) as tf:
+        assert tf.extractfile("weights.bin").read() == b"B" * 4096  # type: ignore[union-attr]
+    unpacked = repo.path.parent / "unpacked"
+    repo.filer("unpack", str(out), str(unpacked), "--verify")

@@ -120,8 +120,15 @@ def pack(
             code_tree = packing.scan(code, code) if code else None
         lay = packing.layout(model_tree, code_tree)
         total = sum(f.size for f in lay.files)
-        unknown = sum(f.size for f in lay.files if f.oid is None)
-        oids = _stage(sink, "hashing", len(lay.files), unknown, lambda p: packing.digest_inputs(lay, p))
+        seen = _in_work_tree(project, lay.files) if project is not None and ref is None else {}
+        known = _stat_cached(project, seen) if project is not None else {}
+        unknown = sum(f.size for f in lay.files if f.oid is None and f.path not in known)
+        oids = _stage(sink, "hashing", len(lay.files), unknown, lambda p: packing.digest_inputs(lay, p, known))
+        if project is not None and seen:
+            # What was hashed is remembered as `add` remembers it, by the stat taken before reading.
+            from ..state import stat_key
+
+            project.state.stat_store([(rel, stat_key(st), oids[arc]) for rel, (arc, st) in seen.items() if arc not in known])
         os.makedirs(os.path.dirname(out), exist_ok=True)
 
         def run(p: packing.Progress) -> packing.Written:
@@ -149,6 +156,37 @@ def unpack(archive: str, dest: str, *, verify: bool = False, limits: tarsafe.Lim
     size = os.path.getsize(archive)
     done = _stage(sink, "unpacking", 1, size, lambda p: packing.unpack(archive, dest, verify=verify, limits=limits, progress=p))
     return UnpackResult(archive, dest, done.files, done.dirs, done.bytes, done.verified, time.perf_counter() - started)
+
+
+def _in_work_tree(project: Project, files: list[packing.Input]) -> dict[str, tuple[str, os.stat_result]]:
+    """Repo-relative path -> (archive path, lstat) of the inputs read from the work tree."""
+    by_rel: dict[str, tuple[str, os.stat_result]] = {}
+    for f in files:
+        if f.source is None or f.oid is not None or not is_within(f.source, project.root) or is_within(f.source, os.path.join(project.root, ".git")):
+            continue
+        try:
+            st = os.lstat(f.source)
+        except OSError:
+            continue
+        by_rel[project.relpath(f.source)] = (f.path, st)
+    return by_rel
+
+
+def _stat_cached(project: Project, by_rel: dict[str, tuple[str, os.stat_result]]) -> dict[str, str]:
+    """Archive path -> oid of the work-tree inputs whose digest the stat cache vouches for
+    (unchanged since gitfiler last hashed them, as `status` trusts it): packing a tracked model
+    again reads it once, not twice. Nothing is hashed here."""
+    from ..state import stat_key
+
+    if not by_rel:
+        return {}
+    known = project.state.stat_lookup(by_rel)
+    out: dict[str, str] = {}
+    for rel, (arc, st) in by_rel.items():
+        oid = project.state.trusted(known.get(rel), stat_key(st))
+        if oid is not None:
+            out[arc] = oid
+    return out
 
 
 def _stage(sink: ProgressSink | None, label: str, objects: int, total: int, work: Any) -> Any:

@@ -120,6 +120,7 @@ def scan(path: str, shown: str) -> Tree:
         raise UnsafePathError(f"{shown} is a symlink; gitfiler packs files and directories, never links (replace it with what it points to)")
     if stat.S_ISREG(st.st_mode):
         name = os.path.basename(os.path.abspath(path))
+        _check_utf8(name, shown)
         return Tree([_file_input(path, name, st, shown)])
     if not stat.S_ISDIR(st.st_mode):
         raise UnsafePathError(f"{shown} is not a regular file or directory; refusing to pack it")
@@ -135,6 +136,7 @@ def _walk(top: str, rel: str, tree: Tree, shown: str) -> None:
     for e in found:
         child = f"{rel}/{e.name}" if rel else e.name
         where = os.path.join(shown, child)
+        _check_utf8(e.name, where)
         check_relative(child, f"{where}:")
         st = e.stat(follow_symlinks=False)
         if stat.S_ISLNK(st.st_mode):
@@ -146,6 +148,15 @@ def _walk(top: str, rel: str, tree: Tree, shown: str) -> None:
             tree.files.append(_file_input(os.path.join(top, child), child, st, where))
         else:
             raise UnsafePathError(f"{where} is a device, FIFO or socket; refusing to pack it")
+
+
+def _check_utf8(name: str, shown: str) -> None:
+    """The archive names its members in UTF-8 (pax) and so does the manifest (JSON): a name
+    the file system holds as other bytes has no faithful place in either."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UnsafePathError(f"{shown.encode('utf-8', 'backslashreplace').decode()}: the name is not valid UTF-8; rename it to pack it") from None
 
 
 def _file_input(path: str, rel: str, st: os.stat_result, shown: str) -> Input:
@@ -265,14 +276,17 @@ class PackManifest:
             raise bad(f"has version {doc['version']!r}, which this gitfiler does not read; upgrade gitfiler")
         if not isinstance(doc["files"], list) or not isinstance(doc["dirs"], list):
             raise bad("must hold lists 'files' and 'dirs'")
+        try:
+            for d in doc["dirs"]:
+                check_relative(d, "a manifest directory")
+        except UnsafePathError as err:
+            raise bad(str(err)) from None
         files: list[ManifestFile] = []
         for i, item in enumerate(doc["files"]):
             if not isinstance(item, dict) or set(item) != {"path", "oid", "size", "exec"}:
                 raise bad(f"file {i} must have exactly path, oid, size and exec")
             try:
                 path = check_relative(item["path"], "a manifest path")
-                for d in doc["dirs"]:
-                    check_relative(d, "a manifest directory")
             except UnsafePathError as err:
                 raise bad(str(err)) from None
             size, exe = item["size"], item["exec"]
@@ -390,7 +404,13 @@ class _Sink:
 
     def flush(self) -> None:
         if self.buf:
-            self.raw.write(self.buf)
+            # An unbuffered write may write less than asked (a disk filling up: the rest fails on
+            # the next call, with ENOSPC); announcing bytes that are not in the file would let the
+            # read-back report a truncated archive instead of the full disk.
+            with memoryview(self.buf) as view:
+                done = 0
+                while done < len(view):
+                    done += self.raw.write(view[done:]) or 0
             self.size += len(self.buf)
             self.follow.wrote(len(self.buf))
             self.buf = bytearray()
@@ -514,7 +534,9 @@ def _write_tar(sink: BinaryIO, lay: Layout, compression: str, level: int | None,
                 with f.open() as src:
                     try:
                         tf.addfile(_info(m.path, "file", f.size, f.executable), _Source(src, progress, stop))  # type: ignore[arg-type,unused-ignore]
-                    except tarfile.ReadError:
+                    except OSError as err:  # tarfile's "unexpected end of data" is an OSError without an errno
+                        if err.errno is not None:
+                            raise
                         raise FilerError(f"{f.shown or f.path} shrank while it was packed; pack again once it is written") from None
     finally:
         if comp is not sink:
@@ -574,10 +596,14 @@ def unpack(
         if os.listdir(dest):
             raise FilerError(f"{dest} is not empty; unpack into an empty or new directory")
     parent = os.path.dirname(dest)
-    os.makedirs(parent, exist_ok=True)
-    staging = temp_name_beside(dest)
-    os.mkdir(staging, 0o755)
+    made = make_parents(parent)
     out = Unpacked()
+    try:
+        staging = temp_name_beside(dest)
+        os.mkdir(staging, 0o755)
+    except BaseException:
+        remove_made(made)
+        raise
     try:
         with tarsafe.open_archive(archive, limits, where=where) as reader:
             _extract(reader, staging, out, verify, progress)
@@ -590,10 +616,33 @@ def unpack(
             os.rmdir(staging)
     except BaseException as err:
         shutil.rmtree(staging, ignore_errors=True)
+        remove_made(made)
         if isinstance(err, OSError) and is_disk_full(err):
             raise disk_full(parent) from err
         raise
     return out
+
+
+def make_parents(directory: str) -> list[str]:
+    """Create `directory` and the directories above it that are missing; returns those it
+    created, deepest first, for `remove_made` when the work that needed them fails."""
+    made: list[str] = []
+    d = os.path.abspath(directory)
+    while not os.path.lexists(d):
+        made.append(d)
+        d = os.path.dirname(d)
+    os.makedirs(directory, exist_ok=True)
+    return made
+
+
+def remove_made(made: list[str]) -> None:
+    """Remove again the directories `make_parents` created, if they are still empty: a failed
+    command leaves the file system as it found it."""
+    for d in made:
+        try:
+            os.rmdir(d)
+        except OSError:
+            return
 
 
 def _extract(reader: tarsafe.Reader, staging: str, out: Unpacked, verify: bool | None, progress: Progress | None) -> None:

@@ -9,7 +9,8 @@ FIFOs are refused, never created: an archive has no business pointing outside it
 `tarfile.data_filter` runs on every member as a second opinion. Sizes are checked against the
 header before anything is written: a member cap, a total cap, the free space of the destination,
 and, for an uncompressed archive, the bytes the archive file actually holds. The number of
-members is capped.
+members and the total length of their names are capped, and so is any header tarfile would
+read whole into memory (pax, GNU long names; sparse maps are refused before they are read).
 
 Writes go through `TreeFS` (no link on the way is followed; a file is renamed into place, never
 written through what stands at its name).
@@ -41,6 +42,13 @@ MAX_MEMBERS = 1_000_000
 # of the destination is checked as well, so these are the caps for a disk that is very large.
 MAX_MEMBER_BYTES = 1 << 40
 MAX_TOTAL_BYTES = 4 << 40
+# A pax or GNU long-name header is read whole into memory by tarfile, before any member check:
+# a name is at most a few KiB, so a header claiming more is a bomb, not a name.
+MAX_HEADER_BYTES = 1 << 20
+# Every name read is remembered (to refuse one seen twice): a million members of 4 KiB names would
+# hold GiBs, so the names' total length is capped too.
+MAX_NAME_TOTAL = 256 << 20
+_HEADER_TYPES = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE)
 _SPECIAL_BITS = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX
 _FILTER_ROOT = "/nonexistent-tarsafe-root"  # data_filter wants a destination; this one has no links
 _DATA_FILTER: Callable[[tarfile.TarInfo, str], tarfile.TarInfo | None] | None = getattr(tarfile, "data_filter", None)
@@ -59,6 +67,7 @@ class Limits:
     members: int = MAX_MEMBERS
     member_bytes: int = MAX_MEMBER_BYTES
     total_bytes: int = MAX_TOTAL_BYTES
+    name_bytes: int = MAX_NAME_TOTAL
 
 
 @dataclass(frozen=True)
@@ -123,6 +132,24 @@ def is_tarball(path: str) -> bool:
         return False
 
 
+class _CheckedInfo(tarfile.TarInfo):
+    """A TarInfo that refuses, before tarfile reads them, the headers tarfile would otherwise
+    hold in memory whole: an extended header or long name larger than MAX_HEADER_BYTES, and
+    the sparse maps (GNU and pax 1.0), which grow with the bytes an archive feeds them."""
+
+    def _proc_member(self, archive: Any) -> Any:
+        if self.size < 0:
+            raise UnsafePathError(f"member {self.name!r} has a negative size in its header; refusing the archive")
+        if self.type in _HEADER_TYPES and self.size > MAX_HEADER_BYTES:
+            raise UnsafePathError(f"an extended tar header claims {self.size} bytes, more than the limit of {MAX_HEADER_BYTES}; refusing the archive")
+        if self.type == tarfile.GNUTYPE_SPARSE:
+            raise UnsafePathError(f"member {self.name!r} is a sparse file; gitfiler does not unpack sparse members")
+        return super()._proc_member(archive)  # type: ignore[misc]
+
+    def _proc_gnusparse_10(self, next: Any, pax_headers: Any, archive: Any) -> None:
+        raise UnsafePathError(f"member {next.name!r} is a sparse file; gitfiler does not unpack sparse members")
+
+
 class Reader:
     """The members of one archive, in order, each checked; `open()` the current file member's bytes."""
 
@@ -132,12 +159,13 @@ class Reader:
         self.limits = limits
         self._raw_size = raw_size  # the archive file's size when it is uncompressed
         self._seen: dict[str, str] = {}
+        self._names = 0  # the length of the names in _seen
         self.total = 0
 
     def __iter__(self) -> Iterator[tuple[Member, tarfile.TarInfo]]:
         count = 0
         try:
-            for info in self._tf:
+            while (info := self._next()) is not None:
                 count += 1
                 if count > self.limits.members:
                     raise UnsafePathError(f"{self.where} has more than {self.limits.members} members; refusing it")
@@ -149,6 +177,14 @@ class Reader:
             raise FilerError(f"{self.where} is damaged or truncated ({err}); nothing of it was kept") from None
         except EOFError:
             raise FilerError(f"{self.where} is truncated; nothing of it was kept") from None
+
+    def _next(self) -> tarfile.TarInfo | None:
+        try:
+            info = self._tf.next()
+        except UnsafePathError as err:  # from _CheckedInfo, which does not know the archive's name
+            raise UnsafePathError(f"{self.where}: {err}") from None
+        self._tf.members.clear()  # type: ignore[attr-defined]  # tarfile keeps every member read; a stream needs none of them
+        return info
 
     def open(self, info: tarfile.TarInfo) -> IO[bytes]:
         f = self._tf.extractfile(info)
@@ -194,6 +230,9 @@ class Reader:
                 raise UnsafePathError(f"{self.where}: member {shown} lies below {parent!r}, which is a file in the archive; refusing it")
             parent = parent.rpartition("/")[0]
         self._seen[rel] = kind
+        self._names += len(rel)
+        if self._names > self.limits.name_bytes:
+            raise UnsafePathError(f"{self.where}: the member names are longer than {self.limits.name_bytes} characters in all; refusing the archive")
         size = info.size if kind == "file" else 0
         if size > self.limits.member_bytes:
             raise UnsafePathError(f"{self.where}: member {shown} claims {size} bytes, more than the limit of {self.limits.member_bytes}; refusing it")
@@ -212,13 +251,17 @@ def open_archive(path: str, limits: Limits | None = None, *, where: str | None =
     """Read the archive at `path` forward once; NotATarball when its content is not one."""
     where = where or path
     try:
-        raw = open(path, "rb")  # noqa: SIM115 - closed below
+        # Non-blocking: opening a FIFO for reading would otherwise wait for a writer, forever.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except IsADirectoryError:
         raise NotATarball(f"{where} is a directory, not a tar archive") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise NotATarball(f"{where} is a directory, not a tar archive" if stat.S_ISDIR(st.st_mode) else f"{where} is not a regular file")
+    os.set_blocking(fd, True)
+    raw = os.fdopen(fd, "rb")
     with raw:
-        st = os.fstat(raw.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise NotATarball(f"{where} is not a regular file")
         kind = compression_of(raw.read(512))
         raw.seek(0)
         if not kind:
@@ -234,7 +277,9 @@ def read_stream(raw: BinaryIO, kind: str, where: str, limits: Limits | None = No
     stream = decompressor(kind, raw)
     try:
         try:
-            tf = tarfile.open(fileobj=stream, mode="r|", bufsize=CHUNK, encoding="utf-8", errors="surrogateescape")  # noqa: SIM115 - closed below
+            tf = tarfile.open(fileobj=stream, mode="r|", bufsize=CHUNK, encoding="utf-8", errors="surrogateescape", tarinfo=_CheckedInfo)  # noqa: SIM115 - closed below
+        except UnsafePathError as err:  # the first header, read by open(), refused by _CheckedInfo
+            raise UnsafePathError(f"{where}: {err}") from None
         except Exception as err:
             if not _is_damage(err):
                 raise

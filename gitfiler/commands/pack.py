@@ -108,6 +108,8 @@ def pack(
         _check_trackable(project, out, output)
     commit: str | None = None
     scratch: list[str] = []  # temp directories for unpacked model tarballs, beside the output
+    made = packing.make_parents(os.path.dirname(out))  # removed again if the pack fails
+    packed = False
     try:
         if ref is not None:
             assert project is not None
@@ -129,15 +131,17 @@ def pack(
             from ..state import stat_key
 
             project.state.stat_store([(rel, stat_key(st), oids[arc]) for rel, (arc, st) in seen.items() if arc not in known])
-        os.makedirs(os.path.dirname(out), exist_ok=True)
 
         def run(p: packing.Progress) -> packing.Written:
             return packing.write(out, lay, oids, compression=compression, level=level, progress=p)
 
         written = _stage(sink, "packing", len(lay.files), total, run)
+        packed = True
     finally:
         for d in scratch:
             shutil.rmtree(d, ignore_errors=True)
+        if not packed:
+            packing.remove_made(made)
     result = PackResult(output, compression, level, len(lay.files), total, written.archive_bytes, written.sha256, commit=commit)
     result.inputs["model"] = _input_info(model, model_tree, oids)
     if code_tree is not None and code is not None:

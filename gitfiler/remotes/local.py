@@ -7,13 +7,15 @@ one object rename identical bytes into place.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 from collections.abc import Iterator
+from typing import BinaryIO
 
 from ..errors import DiskFullError, IntegrityError, ObjectMissingError, OversizeError, RemoteError
 from ..fsutil import NotPlainFile, fsync_path, publish, read_plain, write_new
-from ..objects import MAX_MANIFEST_BYTES, ObjectStore, Progress
+from ..objects import CHUNK, MAX_MANIFEST_BYTES, OID_PREFIX, ObjectStore, Progress
 from ..release import MAX_POINTER_BYTES, check_name, name_problem
 from . import LOCKS_DIR, RELEASES_DIR, Listed, LockRecord, Remote, check_lock_name, is_lock_name
 
@@ -54,7 +56,8 @@ class LocalRemote(Remote):
         self.check_access()
         try:
             with store.open(oid) as src:
-                self.objects.write_open(src, expected=oid, progress=progress)
+                if not _link_verified(src, store.path(oid), self.objects, oid, None, progress):
+                    self.objects.write_open(src, expected=oid, progress=progress)
         except ObjectMissingError:
             raise ObjectMissingError(f"object {oid} is not in the cache; cannot upload it") from None
         except IntegrityError:
@@ -63,9 +66,13 @@ class LocalRemote(Remote):
     def download(self, oid: str, store: ObjectStore, progress: Progress | None = None, size: int | None = None) -> None:
         # `size` is what the registry or manifest declares: never read more (a manifest: capped).
         # `open` refuses a link or a device in the object's place: the remote is not trusted either.
+        limit = MAX_MANIFEST_BYTES if size is None else size
         try:
             with self.objects.open(oid) as src:
-                store.write_open(src, expected=oid, progress=progress, limit=MAX_MANIFEST_BYTES if size is None else size)
+                # Linked only when the remote's file is this user's own: nobody else can then
+                # change, under the cache, bytes that were verified once.
+                if os.fstat(src.fileno()).st_uid != os.getuid() or not _link_verified(src, self.objects.path(oid), store, oid, limit, progress):
+                    store.write_open(src, expected=oid, progress=progress, limit=limit)
         except OversizeError as err:
             raise OversizeError(f"remote '{self.name}': object {self.objects.path(oid)} is corrupt ({err}); nothing was written", oid=oid) from None
         except IntegrityError as err:
@@ -194,3 +201,40 @@ def _write_synced(data: bytes):  # -> fill for fsutil.publish
 
     return fill
 
+class _CannotLink(Exception):
+    """No hard link here (another filesystem, one without links): the bytes are copied instead."""
+
+
+def _link_verified(src: BinaryIO, path: str, into: ObjectStore, oid: str, limit: int | None, progress: Progress | None) -> bool:
+    """Store the object open as `src` (at `path`) in `into` as a hard link to the same file,
+    after hashing it, as git-lfs does for a local remote: both stores are read-only and
+    content-addressed, and a link costs no file creation or copy. The link must be the very
+    file that was opened (no link followed, nothing swapped in between). False when no link
+    can be made here; the caller copies then."""
+    st = os.fstat(src.fileno())
+    if limit is not None and st.st_size > limit:
+        return False  # the copy path refuses it with the declared size in the message
+
+    def fill(tmp: str) -> tuple[str, int]:
+        try:
+            os.link(path, tmp, follow_symlinks=False)
+        except OSError as err:
+            raise _CannotLink() from err
+        linked = os.lstat(tmp)
+        if (linked.st_dev, linked.st_ino) != (st.st_dev, st.st_ino):
+            raise _CannotLink()
+        h, n = hashlib.sha256(), 0
+        src.seek(0)
+        while block := src.read(CHUNK):
+            h.update(block)
+            n += len(block)
+            if progress:
+                progress(len(block))
+        return OID_PREFIX + h.hexdigest(), n
+
+    try:
+        into.write_with(oid, fill)
+    except _CannotLink:
+        src.seek(0)
+        return False
+    return True

@@ -125,6 +125,7 @@ def test_ranged_download_checks_the_length_before_fetching_a_byte(s3, tmp_path: 
     store = ObjectStore(str(tmp_path / "cache"))
     with FaultProxy(endpoint, decide) as proxy:
         remote = s3mod.S3Remote(RemoteConfig(name="team", url=f"s3://{bucket}/proj", endpoint_url=proxy.url), f"{bucket}/proj")
+        remote._one_stream = False  # the ranged path is under test; a server on this machine would get one streamed GET
         with pytest.raises(IntegrityError, match=f"is {2 * MiB + 4} bytes but {2 * MiB} bytes were declared"):
             remote.download(oid, store, None, 2 * MiB)
     assert seen == ["HEAD"]
@@ -153,9 +154,33 @@ def test_ranged_download_resumes_a_range_cut_mid_body(s3, tmp_path: Path, monkey
     store = ObjectStore(str(tmp_path / "cache"))
     with FaultProxy(endpoint, decide) as proxy:
         remote = s3mod.S3Remote(RemoteConfig(name="team", url=f"s3://{bucket}/proj", endpoint_url=proxy.url), f"{bucket}/proj")
+        remote._one_stream = False  # the ranged path is under test; a server on this machine would get one streamed GET
         remote.download(oid, store, None, len(data))
     assert cuts["n"] == 2
     assert Path(store.path(oid)).read_bytes() == data
+
+
+def test_a_large_object_from_a_server_on_this_machine_comes_in_one_streamed_get(s3, tmp_path: Path, monkeypatch):
+    from gitfiler.config import RemoteConfig
+    from gitfiler.objects import ObjectStore
+    from gitfiler.remotes import s3 as s3mod
+
+    endpoint, bucket, client = s3
+    monkeypatch.setattr(s3mod, "RANGED_THRESHOLD", 1 * MiB)
+    monkeypatch.setattr(s3mod, "RANGE_SIZE", 1 * MiB)
+    data = os.urandom(3 * MiB)
+    oid = "sha256:" + hashlib.sha256(data).hexdigest()
+    client.put_object(Bucket=bucket, Key=key(data), Body=data)
+    seen: list[str] = []
+
+    def decide(req: ProxyRequest) -> str:
+        seen.append(req.method)
+        return PASS
+
+    store = ObjectStore(str(tmp_path / "cache"))
+    with FaultProxy(endpoint, decide) as proxy:
+        s3mod.S3Remote(RemoteConfig(name="team", url=f"s3://{bucket}/proj", endpoint_url=proxy.url), f"{bucket}/proj").download(oid, store, None, len(data))
+    assert seen == ["GET"] and Path(store.path(oid)).read_bytes() == data
 
 
 # -- checksums on upload ----------------------------------------------------------------------------

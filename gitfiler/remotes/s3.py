@@ -78,6 +78,10 @@ class S3Remote(Remote):
         self.bucket, _, prefix = location.partition("/")
         self.prefix = prefix.strip("/")
         self.endpoint_url = env.s3_endpoint_url() or cfg.endpoint_url
+        # A server on this machine (MinIO or moto for development and CI): one streamed GET is
+        # fastest whatever the size, as there is no per-connection bandwidth for ranges to add up
+        # and each range only makes the server read more (bench/bench_compare.py, raw boto3 rows).
+        self._one_stream = _is_loopback(self.endpoint_url)
         self._errors = (BotoCoreError, ClientError)
         attempts = env.s3_max_attempts() or (env.whole_number(f"remote {self.name!r}: max_attempts", cfg.max_attempts) if cfg.max_attempts is not None else DEFAULT_MAX_ATTEMPTS)
         try:
@@ -286,7 +290,7 @@ class S3Remote(Remote):
         """`size` is the declared size and a hard cap; None means a directory manifest."""
         cap = MAX_MANIFEST_BYTES if size is None else size
         try:
-            if size is not None and size > RANGED_THRESHOLD:
+            if size is not None and size > RANGED_THRESHOLD and not self._one_stream:
                 self._download_ranged(oid, store, progress, cap)
                 return
             reader = _ResumingBody(self, oid, cap)
@@ -688,3 +692,19 @@ def _corrupt_cache(path: str, oid: str) -> IntegrityError:
     return IntegrityError(
         f"corrupt cache object {path}: its bytes do not hash to {oid}; not uploaded (run 'git filer fsck')", oid=oid, path=path
     )
+
+
+def _is_loopback(endpoint_url: str | None) -> bool:
+    """Whether the endpoint is this machine (localhost, 127.0.0.0/8, ::1)."""
+    if not endpoint_url:
+        return False
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    host = urlsplit(endpoint_url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -422,7 +422,8 @@ def gc(c: Ctx, dry_run: bool, git_remote: str | None, remote: str | None, grace:
     verb = "would delete" if result.dry_run else "deleted"
     size = f" ({human_bytes(result.bytes)})" if result.bytes else ""
     young = f" ({result.young} unreferenced but younger than the {grace} s grace period)" if result.young else ""
-    c.say(f"{verb} {len(result.deleted)} object(s){size} from {result.where}; kept {result.kept}{young}")
+    indexes = f" and {len(result.indexes_deleted)} chunk index(es)" if result.indexes_deleted else ""
+    c.say(f"{verb} {len(result.deleted)} object(s){indexes}{size} from {result.where}; kept {result.kept}{young}")
 
 
 @cli.group(short_help="Manage filer remotes (where the bytes live).")
@@ -656,7 +657,10 @@ def _summary(c: Ctx, verb: str, result, started: float) -> None:
     if result.hydrated or result.kept:
         extra += f"; {len(result.hydrated)} file(s) written to the work tree"
     where = f" {'to' if verb == 'pushed' else 'from'} {escape_text(t.remote)}" if t.remote else ""
-    c.note(f"{verb} {t.objects} object(s), {human_bytes(t.bytes)}{where} in {time.perf_counter() - started:.2f}s{extra}")
+    moved = human_bytes(t.bytes)
+    if t.logical_bytes > t.bytes:  # chunks the other side already had were not sent
+        moved = f"{moved} of {human_bytes(t.logical_bytes)} new, {100 * (1 - t.bytes / t.logical_bytes):.1f}% deduplicated"
+    c.note(f"{verb} {t.objects} object(s), {moved}{where} in {time.perf_counter() - started:.2f}s{extra}")
 
 
 def _run_sync(c: Ctx, verb: str, as_json: bool, fn) -> None:
@@ -844,6 +848,8 @@ def fsck(c: Ctx, remove_corrupt: bool, jobs: int | None, as_json: bool) -> None:
     else:
         for oid, path in result.corrupt:
             click.echo(f"corrupt: {quote_path(path)} ({oid}){' - removed' if oid in result.removed else ''}", err=True)
+        for oid, why in result.bad_indexes:
+            click.echo(f"chunk index of {oid} rebuilt or dropped: {escape_text(why)}", err=True)
         c.note(f"checked {result.checked} object(s), {human_bytes(result.bytes)}: {len(result.corrupt)} corrupt")
     failure = result.failure()
     if failure:

@@ -17,8 +17,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, TypeGuard
 
+from . import chunks as _chunks
 from .errors import FilerError, IntegrityError, ObjectMissingError, OversizeError, UnsafePathError
-from .fsutil import TEMP_PREFIX, disk_full, fsync_path, is_disk_full, sync_filesystem, unlink_quietly
+from .fsutil import TEMP_PREFIX, NotPlainFile, disk_full, fsync_path, is_disk_full, read_plain, sync_filesystem, unlink_quietly
 
 CHUNK = 4 * 1024 * 1024
 # Above this size a file is copied by the kernel and then hashed; below it, one streamed pass is cheaper.
@@ -29,6 +30,10 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 # larger one by one syncfs of the store's filesystem (2,000 fsyncs of 4 KiB objects took 0.6 s
 # here; one syncfs a few ms).
 FSYNC_EACH_UP_TO = 8
+# ...unless they are large (chunks of a large file): syncfs also writes out every other dirty
+# page on the filesystem (the work tree copy of the very file being pushed), while an fsync each
+# costs about the data itself.
+SYNCFS_BELOW_MEAN = 256 * 1024
 # A directory manifest's size is not declared anywhere before it is fetched; this caps it
 # (about a million entries), so a hostile remote cannot stream without bound.
 MAX_MANIFEST_BYTES = 256 * 1024 * 1024
@@ -136,8 +141,12 @@ class WriteResult:
 class ObjectStore:
     """Objects at `<root>/objects/sha256/<2 hex>/<62 hex>`, read-only once written."""
 
-    def __init__(self, root: str, *, durable: bool = False) -> None:
+    def __init__(self, root: str, *, durable: bool = False, index_chunks: bool = True) -> None:
         self.root = root
+        # A cache records the chunk index of each large file it stores (add, pull), so push can
+        # send only the chunks a remote lacks and pull can rebuild new versions from old ones.
+        # A local-directory remote does not: there an index means "held as chunks".
+        self.index_chunks = index_chunks
         # A store that may hold the only copy (a local-directory remote, often a NAS) makes an
         # object durable before it becomes visible, and the directories that name them before a
         # batch ends. Its new objects wait under temp names until `flush`, which syncs them all
@@ -199,8 +208,14 @@ class ObjectStore:
         with self._pending_lock:
             pending, self._pending = self._pending, []
         try:
-            if len(pending) > FSYNC_EACH_UP_TO:
+            if len(pending) > FSYNC_EACH_UP_TO and _mean_size(pending) < SYNCFS_BELOW_MEAN:
                 sync_filesystem(self.root)
+            elif len(pending) > FSYNC_EACH_UP_TO:
+                # Concurrent fsyncs share journal commits: about half the time of one after another here.
+                from concurrent.futures import ThreadPoolExecutor
+
+                with ThreadPoolExecutor(max_workers=8) as pool:
+                    list(pool.map(fsync_path, [tmp for tmp, _target in pending]))
             else:
                 for tmp, _target in pending:
                     fsync_path(tmp)
@@ -241,10 +256,21 @@ class ObjectStore:
 
     # -- writing -------------------------------------------------------------
 
-    def write_with(self, expected: str | None, fill: Callable[[str], tuple[str, int]]) -> WriteResult:
+    def write_with(
+        self, expected: str | None, fill: Callable[[str], tuple[str, int]], index: Callable[[], _chunks.ChunkIndex | None] | None = None,
+    ) -> WriteResult:
         """Have `fill` write a temp file beside the target and return (oid, size) of what it
         wrote; store it under that oid, or nothing at all if it is not `expected`.
-        Every way of writing an object (streams, file copies, ranged downloads) goes through here."""
+        Every way of writing an object (streams, file copies, ranged downloads) goes through here.
+        `index`: the chunk index `fill` computed on the way, if any (else it is computed here
+        for a large object, when this store keeps indexes)."""
+        result = self._write_with(expected, fill)
+        if self.index_chunks and _chunks.is_chunked_size(result.size):
+            known = index() if index is not None else None
+            self.ensure_index(result.oid, known)
+        return result
+
+    def _write_with(self, expected: str | None, fill: Callable[[str], tuple[str, int]]) -> WriteResult:
         tmp = self.temp()
         try:
             oid, size = fill(tmp)
@@ -296,14 +322,23 @@ class ObjectStore:
         if size < BIG_FILE:
             return self.write_stream(src, expected, progress, limit)
 
+        computed: list[_chunks.ChunkIndex] = []
+
         def fill(tmp: str) -> tuple[str, int]:
             from .links import try_reflink_fd
 
             if not try_reflink_fd(src, tmp):
                 _copy_fd(src, tmp)
+            if self.index_chunks and _chunks.is_chunked_size(size):
+                # The chunk list comes from the same read of the copy as its digest.
+                oid, index = hash_and_chunk_file(tmp)
+                computed.append(index)
+                if progress:
+                    progress(index.size)
+                return oid, index.size
             return hash_file(tmp, progress)
 
-        return self.write_with(expected, fill)
+        return self.write_with(expected, fill, lambda: computed[0] if computed else None)
 
     def write_bytes(self, data: bytes) -> WriteResult:
         import io
@@ -410,6 +445,143 @@ class ObjectStore:
             raise self.corrupt(oid)
         self.verified.add(oid)
 
+    # -- chunk indexes (keyed by the whole file's oid; see gitfiler.chunks) ----------------------
+
+    def index_path(self, oid: str) -> str:
+        return os.path.join(self.root, _chunks.index_relpath(oid))
+
+    def has_index(self, oid: str) -> bool:
+        try:
+            return stat.S_ISREG(os.lstat(self.index_path(oid)).st_mode)
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+
+    def get_index_bytes(self, oid: str, limit: int = _chunks.MAX_INDEX_BYTES) -> bytes | None:
+        """The raw index of `oid` (at most `limit` + 1 bytes read), or None. A link or special
+        file in its place is refused, never followed."""
+        path = self.index_path(oid)
+        self._check_real(os.path.dirname(path))
+        try:
+            return read_plain(path, limit + 1)
+        except NotPlainFile as err:
+            raise IntegrityError(f"chunk index {path} {err.why}; refusing to read it", oid=oid, path=path) from None
+
+    def read_index(self, oid: str, size: int | None = None) -> _chunks.ChunkIndex | None:
+        """The decoded index of `oid`, or None when there is none. Raises IntegrityError when corrupt."""
+        data = self.get_index_bytes(oid, _chunks.MAX_INDEX_BYTES if size is None else _chunks.index_cap(size))
+        if data is None:
+            return None
+        return _chunks.decode(data, oid, size, where=f"chunk index {self.index_path(oid)}")
+
+    def put_index(self, oid: str, data: bytes) -> None:
+        """Write the index of `oid` whole or not at all (durable first in a durable store)."""
+        target = self.index_path(oid)
+        tmp = self.temp()
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                if self.durable:
+                    f.flush()
+                    os.fsync(f.fileno())
+            self._ensure_dir(os.path.dirname(target))
+            os.replace(tmp, target)
+        except OSError as err:
+            unlink_quietly(tmp)
+            if is_disk_full(err):
+                raise disk_full(self.root) from err
+            raise
+        if self.durable:
+            fsync_path(os.path.dirname(target))
+
+    def ensure_index(self, oid: str, index: _chunks.ChunkIndex | None = None) -> _chunks.ChunkIndex | None:
+        """Record the chunk index of a stored large object, computing it from the object when
+        not given. Best effort: an index is an optimisation, so failing to write one (a full
+        disk) leaves the object usable whole. Returns the index, or None."""
+        if not self.index_chunks:
+            return None
+        try:
+            existing = self.read_index(oid)
+        except IntegrityError:
+            existing = None  # a damaged index is replaced
+        if existing is not None:
+            return existing
+        try:
+            if index is None:
+                with self.open(oid) as f:
+                    if not _chunks.is_chunked_size(os.fstat(f.fileno()).st_size):
+                        return None
+                    found, index = hash_and_chunk_fd(f.fileno())
+                if found != oid:
+                    raise self.corrupt(oid)
+                self.verified.add(oid)
+            self.put_index(oid, index.encode())
+        except (OSError, FilerError) as err:
+            if isinstance(err, IntegrityError):
+                raise
+            return None
+        return index
+
+    def checked_index(self, oid: str) -> _chunks.ChunkIndex | None:
+        """The index of a stored large object, vouched for by its bytes: what push sends, since
+        an index in a remote vouches for the file. Trusted as recorded if this process already
+        verified the object (it wrote or checked both); otherwise re-derived from one read of
+        the object, which verifies it too, and the recorded one replaced if it differs. None:
+        not a large object, or its bytes do not hash to `oid` (the caller's whole-object path
+        reports that)."""
+        if oid in self.verified:
+            return self.ensure_index(oid)
+        try:
+            with self.open(oid) as f:
+                if not _chunks.is_chunked_size(os.fstat(f.fileno()).st_size):
+                    return None
+                found, index = hash_and_chunk_fd(f.fileno())
+        except (OSError, FilerError):
+            return None
+        if found != oid:
+            return None
+        self.verified.add(oid)
+        try:
+            recorded = self.read_index(oid, index.size)
+        except IntegrityError:
+            recorded = None
+        if recorded != index and self.index_chunks:
+            try:
+                self.put_index(oid, index.encode())
+            except (OSError, FilerError):
+                pass  # still sent from memory; the cache copy is rebuilt next time
+        return index
+
+    def iter_indexes(self) -> Iterator[str]:
+        base = os.path.join(self.root, "chunks", "sha256")
+        try:
+            self._check_real(base)
+            shards = os.scandir(base)
+        except FileNotFoundError:
+            return
+        with shards:
+            for shard in shards:
+                if len(shard.name) != 2 or not shard.is_dir(follow_symlinks=False):
+                    continue
+                with os.scandir(shard.path) as entries:
+                    for entry in entries:
+                        oid = _chunks.oid_of_index_relpath(f"chunks/sha256/{shard.name}/{entry.name}")
+                        if oid:
+                            yield oid
+
+    def remove_index(self, oid: str) -> bool:
+        path = self.index_path(oid)
+        self._check_real(os.path.dirname(path))
+        try:
+            os.unlink(path)
+            return True
+        except FileNotFoundError:
+            return False
+
+    def read_range(self, oid: str, offset: int, size: int) -> bytes:
+        """`size` bytes of a stored object from `offset` (a chunk of it); short if it is shorter."""
+        with self.open(oid) as f:
+            return os.pread(f.fileno(), size, offset)
+
     def iter_oids(self) -> Iterator[str]:
         base = os.path.join(self.root, "objects", "sha256")
         try:
@@ -431,6 +603,8 @@ class ObjectStore:
     def remove(self, oid: str) -> bool:
         path = self.path(oid)
         self._check_real(os.path.dirname(path))  # never unlink through a linked shard
+        if self.index_chunks:
+            self.remove_index(oid)  # a cache's index describes chunks inside the file: it goes first, with it
         try:
             os.unlink(path)
             self.verified.discard(oid)
@@ -459,6 +633,33 @@ class ObjectStore:
                     except FileNotFoundError:
                         pass
         return removed
+
+def _mean_size(pending: list[tuple[str, str]]) -> float:
+    total = 0
+    for tmp, _target in pending:
+        try:
+            total += os.stat(tmp).st_size
+        except OSError:
+            pass
+    return total / max(1, len(pending))
+
+
+def hash_and_chunk_file(path: str) -> tuple[str, _chunks.ChunkIndex]:
+    with open(path, "rb") as f:
+        return hash_and_chunk_fd(f.fileno())
+
+
+def hash_and_chunk_fd(fd: int) -> tuple[str, _chunks.ChunkIndex]:
+    """(oid, chunk index) of a large file in one pass over its mapped bytes."""
+    import mmap
+
+    with mmap.mmap(fd, 0, prot=mmap.PROT_READ) as mapped:
+        view = memoryview(mapped)
+        try:
+            return _chunks.hash_and_chunk(view)
+        finally:
+            view.release()  # the map closes only once no view of it is left
+
 
 def _copy_plain(src: str, dest: str) -> None:
     with open(src, "rb") as s:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import closure
+from .chunks import ChunkIndex, is_chunked_size
 from .closure import Closure
 from .errors import ConflictError, FilerError, IntegrityError, ObjectMissingError, PartialFailure, UnsafePathError, most_serious
 from .globs import matches, may_select_below, selected
@@ -35,6 +36,8 @@ class SyncResult:
         return {
             "ok": ok, "artifacts": self.artifacts, "objects": t.objects, "bytes": t.bytes, "already_present": t.present,
             "seconds": round(t.seconds, 3), "hydrated": self.hydrated, "kept": self.kept, "partial": self.partial,
+            # Whole size of the objects moved; more than `bytes` when chunks already there were skipped.
+            "logical_bytes": t.logical_bytes, "deduplicated": round(1 - t.bytes / t.logical_bytes, 4) if t.logical_bytes else 0.0,
             "remote": t.remote,
             "problems": [{"what": w, "why": y} for w, y in self.problems + t.failures],
         }
@@ -215,7 +218,7 @@ def upload_missing(
     Returns the transfer result (failures include objects the cache lacks) and every oid
     not confirmed in the remote. The remote hints are updated either way.
     """
-    from .transfer import find_missing, upload
+    from .transfer import find_missing, push_chunked, upload
 
     sizes: dict[str, int] = {}
     file_oids: list[str] = []
@@ -228,12 +231,15 @@ def upload_missing(
     for oid in bare:
         manifests.setdefault(oid, [])
     wanted = list(dict.fromkeys([*file_oids, *manifests]))
-    missing = find_missing(rem, wanted, jobs)
+    missing = find_missing(rem, wanted, jobs, sizes=sizes)
     store = project.store
     absent = [(o, f"not in the filer remote '{rem.name}' nor in the local cache") for o in wanted if o in missing and not store.has(o)]
     failed = {o for o, _ in absent}
     planned = [m for m in manifests if m in missing and m not in failed]
-    result = upload(store, rem, [o for o in dict.fromkeys(file_oids) if o in missing and o not in failed], sizes, jobs, _counting(sink, len(planned)))
+    todo = [o for o in dict.fromkeys(file_oids) if o in missing and o not in failed]
+    chunked = _chunk_indexes(store, rem, todo, sizes)
+    result = push_chunked(store, rem, chunked, jobs, sink)
+    result.merge(upload(store, rem, [o for o in todo if o not in chunked], sizes, jobs, _counting(sink, len(planned))))
     rem.flush()  # the files are durable before a manifest that vouches for them becomes visible
     failed |= {o for o, _ in result.failures}
     ready = [m for m, files in manifests.items() if m in missing and m not in failed and not (set(files) & failed)]
@@ -247,6 +253,22 @@ def upload_missing(
     result.remote = rem.describe()
     project.state.remote_mark(rem.name, set(wanted) - failed)
     return result, failed
+
+
+def _chunk_indexes(store: Any, rem: Any, oids: list[str], sizes: dict[str, int]) -> dict[str, ChunkIndex]:
+    """The cached files among `oids` to send as chunks: large ones, to a remote that holds
+    chunks, with their index checked against their bytes (an index in a remote vouches for
+    the file, so it is never taken on trust from another process). Anything else goes whole."""
+    out: dict[str, ChunkIndex] = {}
+    if not rem.sends_chunks(store):
+        return out
+    for oid in oids:
+        if not is_chunked_size(sizes.get(oid, 0)) or not store.has(oid, sizes[oid]):
+            continue
+        index = store.checked_index(oid)  # None: corrupt; the whole-object upload reports it
+        if index is not None and index.size == sizes[oid]:
+            out[oid] = index
+    return out
 
 
 # -- pull / checkout ----------------------------------------------------------------------------
@@ -291,6 +313,8 @@ def fetch(
     if todo and not offline:
         from .transfer import download
 
+        # (A large object the remote holds as chunks is rebuilt from the chunks the cache
+        # already has inside other versions: `transfer.download` decides.)
         r = download(store, rem(), todo, sizes, jobs, _counting(sink, resolved.transfer.objects if resolved.transfer else 0))
         result.merge(r)
         mark(rem(), set(todo) - {o for o, _ in r.failures})
@@ -459,7 +483,7 @@ def plan_push(project: Project, entries: list[Entry], *, remote: str | None = No
             sizes.setdefault(e.oid, 0)  # the manifest stands for its files: the remote must have it already
         except FilerError as err:
             out.problems.append((e.registry, str(err)))
-    missing = find_missing(rem, list(sizes), jobs)
+    missing = find_missing(rem, list(sizes), jobs, sizes=sizes)
     out.present = len(sizes) - len(missing)
     for oid in missing:
         if project.store.has(oid):

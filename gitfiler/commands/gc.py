@@ -43,9 +43,13 @@ class GcResult:
     bytes: int = 0
     dry_run: bool = True
     young: int = 0  # kept only because they are younger than the grace period
+    indexes_deleted: list[str] = field(default_factory=list)  # chunk indexes (by file oid) deleted
 
     def to_json(self) -> dict[str, object]:
-        return {"where": self.where, "dry_run": self.dry_run, "deleted": self.deleted, "bytes": self.bytes, "kept": self.kept, "young": self.young}
+        return {
+            "where": self.where, "dry_run": self.dry_run, "deleted": self.deleted, "bytes": self.bytes, "kept": self.kept, "young": self.young,
+            "indexes_deleted": self.indexes_deleted,
+        }
 
 
 def _entries_in_history(project: Project) -> tuple[list[Entry], list[tuple[str, bytes]]]:
@@ -162,6 +166,13 @@ def gc_cache(project: Project, *, dry_run: bool = False, grace_s: float = DEFAUL
         result.bytes += st.st_size
         if not dry_run:
             project.store.remove(oid)
+    # A cache index only describes a cached file (the chunks live inside it): it goes with it.
+    gone = set(result.deleted)
+    for oid in list(project.store.iter_indexes()):
+        if oid in gone or not project.store.has(oid):
+            result.indexes_deleted.append(oid)
+            if not dry_run:
+                project.store.remove_index(oid)
     return result
 
 
@@ -186,6 +197,7 @@ def _collect_remote(project: Project, git_remote: str, remote: Remote, grace_s: 
     keep = referenced(project, remote) | release_roots(project, remote)
     result = GcResult(remote.describe(), dry_run=lock is None)
     cutoff = now - grace_s
+    doomed_indexes = _chunk_roots(remote, keep, cutoff, lock)
     doomed: list[Listed] = []
     for obj in remote.list_objects():
         if lock is not None:
@@ -199,6 +211,15 @@ def _collect_remote(project: Project, git_remote: str, remote: Remote, grace_s: 
             doomed.append(obj)
     gone: list[str] = []
     try:
+        # Indexes before objects: an index must never outlive one of its chunks (a crash
+        # between the two leaves unreferenced chunks, which the next gc collects).
+        for idx in doomed_indexes:
+            if lock is not None:
+                lock.keep_alive()
+                remote.delete_index(idx.oid)
+                gone.append(idx.oid)
+            result.indexes_deleted.append(idx.oid)
+            result.bytes += idx.size
         for obj in doomed:
             if lock is not None:
                 lock.keep_alive()
@@ -209,3 +230,33 @@ def _collect_remote(project: Project, git_remote: str, remote: Remote, grace_s: 
     finally:
         project.state.remote_mark(remote.name, gone, present=False)
     return result
+
+
+def _chunk_roots(remote: Remote, keep: set[str], cutoff: float, lock: RemoteLock | None) -> list[Listed]:
+    """Add to `keep` every chunk a kept index lists, and return the indexes to delete.
+
+    An index is kept while its file is (`keep`), or while it is younger than the grace period
+    (another clone's upload for commits not yet pushed to git); a chunk is kept while any kept
+    index lists it, whatever its own age. An index that must be kept but cannot be read or
+    parsed stops the collection: which chunks it needs is unknown."""
+    from ..chunks import decode
+
+    doomed: list[Listed] = []
+    for idx in remote.list_indexes():
+        if lock is not None:
+            lock.keep_alive()
+        if idx.oid not in keep and idx.mtime <= cutoff:
+            doomed.append(idx)
+            continue
+        try:
+            data = remote.get_index(idx.oid)
+            if data is None:
+                raise FilerError("it disappeared while gc held the lock")
+            index = decode(data, idx.oid, where=f"chunk index of {idx.oid}")
+        except FilerError as err:
+            raise FilerError(
+                f"cannot read the chunk index of {idx.oid} in {remote.describe()} ({err}); refusing to collect garbage without knowing which chunks it needs"
+            ) from None
+        keep.add(idx.oid)
+        keep.update(index.chunk_oids())
+    return doomed

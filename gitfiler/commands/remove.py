@@ -49,6 +49,8 @@ def _delete_from_remote(project: Project, entries: list[Entry], remote: str | No
                     result.remote_kept += 1
                     continue
                 lock.keep_alive()
+                if rem.supports_chunks:
+                    rem.delete_index(oid)  # first: an index must never outlive its file's bytes
                 rem.delete(oid)
                 result.remote_deleted += 1
             project.state.remote_mark(rem.name, [o for o in oids if o not in still_used], present=False)

@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import NamedTuple
 
+from ..chunks import MAX_INDEX_BYTES
 from ..config import RemoteConfig
 from ..errors import ConfigError, FilerError, RemoteError
 from ..objects import ObjectStore, Progress
@@ -122,6 +123,43 @@ class Remote(ABC):
     def list_releases(self) -> list[LockRecord]:
         """Every pointer's name and last-modified time."""
         raise RemoteError(f"remote '{self.name}' cannot hold releases")
+
+    # -- chunked objects (gitfiler.chunks; docs/format.md "Chunked objects") --------------------
+    # A large object may be held whole, or as its chunk index (at `chunks/sha256/..`, keyed by
+    # the file's oid) plus its chunks, which are ordinary objects. A remote that cannot hold
+    # indexes holds none, and receives large objects whole.
+    supports_chunks: bool = False
+
+    def sends_chunks(self, store: ObjectStore) -> bool:
+        """Whether large files go to this remote from `store` as chunks (only those it lacks)
+        rather than whole. Reading handles both forms whatever this says."""
+        return self.supports_chunks
+
+    def put_index(self, oid: str, data: bytes) -> None:
+        """Write the chunk index of `oid`; only once every chunk it lists is durable here."""
+        raise RemoteError(f"remote '{self.name}' cannot hold chunked objects")
+
+    def get_index(self, oid: str, limit: int = MAX_INDEX_BYTES) -> bytes | None:
+        """The raw chunk index of `oid` (at most `limit` + 1 bytes read), or None."""
+        return None
+
+    def has_index(self, oid: str) -> bool:
+        return False
+
+    def list_indexes(self) -> Iterator[Listed]:
+        """Every chunk index, named by its file's oid, with its size and time (for gc)."""
+        return iter(())
+
+    def delete_index(self, oid: str) -> None:
+        raise RemoteError(f"remote '{self.name}' cannot hold chunked objects")
+
+    def upload_chunk(self, oid: str, data: bytes, progress: Progress | None = None) -> None:
+        """Store `data` as the object `oid`, refusing bytes that do not hash to it."""
+        raise RemoteError(f"remote '{self.name}' cannot hold chunked objects")
+
+    def download_chunk(self, oid: str, size: int) -> bytes:
+        """The object `oid`, which must be exactly `size` bytes (never more is read) and hash to `oid`."""
+        raise RemoteError(f"remote '{self.name}' cannot hold chunked objects")
 
     def lock(self, kind: str) -> RemoteLock:
         """Take a `push` (shared) or `gc` (exclusive) lock, or raise RemoteError saying who holds one.

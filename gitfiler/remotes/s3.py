@@ -26,6 +26,7 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import Any, BinaryIO, TypeVar, cast
 
 from .. import env
+from ..chunks import MAX_INDEX_BYTES, index_relpath, oid_of_index_relpath
 from ..config import RemoteConfig
 from ..errors import FilerError, IntegrityError, ObjectMissingError, OversizeError, RemoteError, TransientRemoteError
 from ..objects import CHUNK, MAX_MANIFEST_BYTES, OID_PREFIX, ObjectStore, Progress, oid_of_relpath, relpath_of
@@ -62,6 +63,7 @@ R = TypeVar("R")
 
 class S3Remote(Remote):
     LIST_PAGE = 1000
+    supports_chunks = True
 
     def __init__(self, cfg: RemoteConfig, location: str, *, jobs: int = 8) -> None:
         import boto3
@@ -414,6 +416,84 @@ class S3Remote(Remote):
             self.client.delete_object(Bucket=self.bucket, Key=self.key(oid))
         except self._errors as err:
             raise self._fail(err, f"deleting {oid}") from None
+
+    # -- chunked objects: an index per file at chunks/sha256/.., chunks as ordinary objects ---------
+
+    def _index_key(self, oid: str) -> str:
+        return self._base() + index_relpath(oid)
+
+    def put_index(self, oid: str, data: bytes) -> None:
+        checksum = base64.b64encode(hashlib.sha256(data).digest()).decode()
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=self._index_key(oid), Body=data, ChecksumSHA256=checksum)
+        except self._errors as err:
+            raise self._fail(err, f"writing the chunk index of {oid}") from None
+
+    def get_index(self, oid: str, limit: int = MAX_INDEX_BYTES) -> bytes | None:
+        try:
+            resp = self.client.get_object(Bucket=self.bucket, Key=self._index_key(oid), Range=f"bytes=0-{limit}")
+        except self._errors as err:
+            if _status(err) == 404 and _code(err) != "NoSuchBucket":
+                return None
+            raise self._fail(err, f"reading the chunk index of {oid}") from None
+        body = resp["Body"]
+        try:
+            return _read(body, limit + 1)
+        except _Dropped:
+            raise TransientRemoteError(f"remote '{self.name}': connection dropped while reading the chunk index of {oid}") from None
+        finally:
+            _close_quietly(body)
+
+    def has_index(self, oid: str) -> bool:
+        try:
+            return self._head(self._index_key(oid))
+        except self._errors as err:
+            raise self._fail(err, f"checking the chunk index of {oid}") from None
+
+    def list_indexes(self) -> Iterator[Listed]:
+        base = self._base()
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=base + "chunks/sha256/"):
+                for item in page.get("Contents", []):
+                    oid = oid_of_index_relpath(item["Key"][len(base):])
+                    if oid:
+                        yield Listed(oid, int(item["Size"]), item["LastModified"].timestamp())
+        except self._errors as err:
+            raise self._fail(err, "listing chunk indexes") from None
+
+    def delete_index(self, oid: str) -> None:
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self._index_key(oid))
+        except self._errors as err:
+            raise self._fail(err, f"deleting the chunk index of {oid}") from None
+
+    def upload_chunk(self, oid: str, data: bytes, progress: Progress | None = None) -> None:
+        digest = hashlib.sha256(data).digest()
+        if OID_PREFIX + digest.hex() != oid:
+            raise IntegrityError(f"chunk {oid} read from the cache does not hash to its name; not uploaded (run 'git filer fsck')", oid=oid)
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=self.key(oid), Body=data, ChecksumSHA256=base64.b64encode(digest).decode())
+        except self._errors as err:
+            raise self._fail(err, f"uploading chunk {oid}") from None
+        if progress:
+            progress(len(data))
+
+    def download_chunk(self, oid: str, size: int) -> bytes:
+        try:
+            # One byte past the declared size proves a longer object; nothing more is read.
+            resp = self.client.get_object(Bucket=self.bucket, Key=self.key(oid), Range=f"bytes=0-{size}")
+        except self._errors as err:
+            raise self._missing_or_fail(err, oid) from None
+        body = resp["Body"]
+        try:
+            data = _read(body, size + 1)
+        except _Dropped:
+            raise TransientRemoteError(f"remote '{self.name}': connection dropped while downloading chunk {oid}") from None
+        finally:
+            _close_quietly(body)
+        if len(data) != size or OID_PREFIX + hashlib.sha256(data).hexdigest() != oid:
+            raise IntegrityError(f"remote '{self.name}': chunk s3://{self.bucket}/{self.key(oid)} is corrupt (not {size} bytes hashing to {oid})", oid=oid)
+        return data
 
     # -- listing with mtimes and lock records (gc's grace period and the gc/push lock) ------------
 

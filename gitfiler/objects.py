@@ -552,21 +552,7 @@ class ObjectStore:
         return index
 
     def iter_indexes(self) -> Iterator[str]:
-        base = os.path.join(self.root, "chunks", "sha256")
-        try:
-            self._check_real(base)
-            shards = os.scandir(base)
-        except FileNotFoundError:
-            return
-        with shards:
-            for shard in shards:
-                if len(shard.name) != 2 or not shard.is_dir(follow_symlinks=False):
-                    continue
-                with os.scandir(shard.path) as entries:
-                    for entry in entries:
-                        oid = _chunks.oid_of_index_relpath(f"chunks/sha256/{shard.name}/{entry.name}")
-                        if oid:
-                            yield oid
+        return self._walk("chunks", _chunks.oid_of_index_relpath)
 
     def remove_index(self, oid: str) -> bool:
         path = self.index_path(oid)
@@ -583,7 +569,11 @@ class ObjectStore:
             return os.pread(f.fileno(), size, offset)
 
     def iter_oids(self) -> Iterator[str]:
-        base = os.path.join(self.root, "objects", "sha256")
+        return self._walk("objects", oid_of_relpath)
+
+    def _walk(self, kind: str, parse: Callable[[str], str | None]) -> Iterator[str]:
+        """The oids named below `<root>/<kind>/sha256/` (objects, or chunk indexes)."""
+        base = os.path.join(self.root, kind, "sha256")
         try:
             self._check_real(base)
             shards = os.scandir(base)
@@ -596,7 +586,7 @@ class ObjectStore:
                     continue
                 with os.scandir(shard.path) as entries:
                     for entry in entries:
-                        oid = oid_of_relpath(f"objects/sha256/{shard.name}/{entry.name}")
+                        oid = parse(f"{kind}/sha256/{shard.name}/{entry.name}")
                         if oid:
                             yield oid
 

@@ -147,7 +147,7 @@ def git_repo(path: Path, remote: Path | None = None) -> Path:
 
 
 def dvc_bin() -> str | None:
-    for cand in (os.environ.get("DVC"), shutil.which("dvc"), "/work/dvc-venv/bin/dvc"):
+    for cand in (os.environ.get("DVC"), shutil.which("dvc"), "/work/dvc-venv/bin/dvc", "/tmp/dvcvenv/bin/dvc"):
         if cand and os.path.exists(cand):
             return cand
     return None
@@ -495,7 +495,7 @@ def main() -> None:
     global WORK, DVC, LFS, SKIPPED
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
-    ap.add_argument("--only", default="", help="comma list of: add,status,local,s3,memory,hooks")
+    ap.add_argument("--only", default="", help="comma list of: add,status,local,s3,memory,hooks,compare")
     ap.add_argument("--no-dvc", action="store_true")
     ap.add_argument("--workdir", default=None)
     args = ap.parse_args()
@@ -519,6 +519,12 @@ def main() -> None:
         bench_memory(64 << 20, 256 << 20 if q else 1 << 30)
     if not only or "hooks" in only:
         bench_hooks()
+    if not only or "compare" in only:
+        # The issue-13 table (W1, W3, W3 on S3) beside DVC and git-lfs, medians of rotated
+        # repetitions: bench_compare.py prints it measured in this same run.
+        print("\n== side by side with DVC and git-lfs (bench_compare.py)", flush=True)
+        extra = {"DVC": DVC} if DVC else {}
+        subprocess.run([sys.executable, str(HERE / "bench_compare.py"), *(["--quick"] if q else [])], env={**os.environ, **extra}, check=False)
     print("\n| section | measure | value | ratio / target |\n|---|---|---|---|")
     for s, m, v, t in ROWS:
         print(f"| {s} | {m} | {v} | {t} |")

@@ -47,7 +47,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gitfiler import chunks  # noqa: E402
+from gitfiler import chunks, cutpoints  # noqa: E402
 from gitfiler.commands.add import add  # noqa: E402
 from gitfiler.project import Project  # noqa: E402
 from gitfiler.sync import pull, push  # noqa: E402
@@ -260,23 +260,27 @@ SWEEP = [(256 * 1024, 1 * MIB, 4 * MIB), (512 * 1024, 1 * MIB, 4 * MIB), (512 * 
 
 def sweep(size_mib: int) -> None:
     """What each (min, avg, max) would upload for each workload's v2, and how many chunks (one
-    PUT each when new) v2 has: chunking in memory only, no store, no remote."""
+    PUT each when new) v2 has: chunking in memory only, no store, no remote. The chosen sizes run
+    once more without the layout cut points (gitfiler/cutpoints.py), to show what they save."""
     print(f"\n== chunk size sweep (in memory; new bytes of v2 as % of v2, and v2's chunk count; --size-mib {size_mib})")
     loads = {n: build(size_mib * MIB // d, random.Random(zlib.crc32(n.encode()))) for n, _w, build, d, _t in WORKLOADS if n != "new"}
     saved = chunks.MIN_SIZE, chunks.AVG_SIZE, chunks.MAX_SIZE
+    layout = cutpoints.of
     try:
-        for mn, av, mx in SWEEP:
+        for mn, av, mx, cuts in [(*s, True) for s in SWEEP] + [(*saved, False)]:
             chunks.MIN_SIZE, chunks.AVG_SIZE, chunks.MAX_SIZE = mn, av, mx
+            cutpoints.of = layout if cuts else (lambda _buf: [])
             row = []
             for n, (v1, v2) in loads.items():
                 before = {c.oid for c in chunks.chunk_buffer(v1)}
                 after = chunks.chunk_buffer(v2)
                 new = sum(c.size for c in {c.oid: c for c in after if c.oid not in before}.values())
                 row.append(f"{n} {new / len(v2):5.1%} ({len(after)} chunks)")
-            mark = "  <- chosen" if (mn, av, mx) == saved else ""
+            mark = ("  <- chosen" if cuts else "  (FastCDC alone, no layout cut points)") if (mn, av, mx) == saved else ""
             print(f"min {human(mn):>9} avg {human(av):>8} max {human(mx):>8}:  " + "; ".join(row) + mark)
     finally:
         chunks.MIN_SIZE, chunks.AVG_SIZE, chunks.MAX_SIZE = saved
+        cutpoints.of = layout
 
 
 # -- report ------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from . import cutpoints
 from .errors import IntegrityError
 
 INDEX_VERSION = 1
@@ -37,8 +38,8 @@ MAX_SIZE = 8 * 1024 * 1024
 # (multipart upload, ranged download) serving files up to that size, as tests/test_s3.py requires
 # of a 70 MiB file. Checkpoints worth deduplicating are mostly far larger; see docs/format.md.
 CHUNK_THRESHOLD = 128 * 1024 * 1024
-# An index lists at most size/MIN_SIZE + 1 chunks of ~80 bytes each: a 1 TiB file's is ~170 MiB.
-# Reads of an index are capped here before it is parsed.
+# An index entry is ~85 bytes; at the average chunk size a 1 TiB file's index is ~45 MiB (its worst
+# case, `max_chunks`, ~340 MiB). Reads of an index are capped here before it is parsed.
 MAX_INDEX_BYTES = 256 * 1024 * 1024
 _PREFIX = "sha256:"
 _OID = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -91,7 +92,9 @@ def oid_of_index_relpath(rel: str) -> str | None:
 
 
 def max_chunks(size: int) -> int:
-    return size // MIN_SIZE + 1
+    # Chunks are at least MIN_SIZE but the last of each span (`segments`), and spans are at
+    # least MIN_SIZE: at most two chunks per MIN_SIZE bytes.
+    return 2 * (size // MIN_SIZE) + 1
 
 
 def index_cap(size: int) -> int:
@@ -102,7 +105,7 @@ def index_cap(size: int) -> int:
 
 def decode(data: bytes, oid: str, size: int | None = None, *, where: str = "chunk index") -> ChunkIndex:
     """Parse an index strictly: it must describe `oid` (of `size` bytes, when declared), in at
-    most size/MIN_SIZE + 1 chunks, each 1..MAX_SIZE bytes, summing to the size exactly."""
+    most `max_chunks(size)` chunks, each 1..MAX_SIZE bytes, summing to the size exactly."""
 
     def bad(why: str) -> IntegrityError:
         return IntegrityError(f"{where} for {oid} is corrupt ({why}); refusing it", oid=oid)
@@ -146,12 +149,30 @@ def decode(data: bytes, oid: str, size: int | None = None, *, where: str = "chun
 
 
 def cut(buf: bytes | bytearray | memoryview) -> Iterator[tuple[int, int]]:
-    """(offset, length) of each content-defined chunk of `buf`. The bounds are read at each
-    call, so a benchmark may try other sizes."""
+    """(offset, length) of each content-defined chunk of `buf`, cut also where the file's own
+    layout starts a part (`cutpoints`: a tensor, a zip member). The bounds are read at each call,
+    so a benchmark may try other sizes."""
     from pyfastcdc import FastCDC
 
-    for c in FastCDC(avg_size=AVG_SIZE, min_size=MIN_SIZE, max_size=MAX_SIZE).cut_buf(buf):
-        yield c.offset, c.length
+    cdc = FastCDC(avg_size=AVG_SIZE, min_size=MIN_SIZE, max_size=MAX_SIZE)
+    view = memoryview(buf)
+    for start, end in segments(len(view), cutpoints.of(view)):
+        for c in cdc.cut_buf(view[start:end]):
+            yield start + c.offset, c.length
+
+
+def segments(size: int, points: list[int]) -> list[tuple[int, int]]:
+    """[start, end) spans of `size` bytes split at those sorted `points` that leave every span at
+    least MIN_SIZE long: small parts (a bias, a header) ride with their neighbours, so the chunk
+    count stays within `max_chunks` (each span adds at most one short chunk, its last)."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for p in points:
+        if p - start >= MIN_SIZE and size - p >= MIN_SIZE:
+            spans.append((start, p))
+            start = p
+    spans.append((start, size))
+    return spans
 
 
 def chunk_buffer(buf: bytes | bytearray | memoryview) -> list[Chunk]:

@@ -49,7 +49,7 @@ LAYERS: list[tuple[str, list[str]]] = [
         "gitfiler.config", "gitfiler.registry", "gitfiler.manifest", "gitfiler.release", "gitfiler.serializers", "gitfiler.ignorefile", "gitfiler.modelfile", "gitfiler.pack",
     ]),
     ("base: storage", ["gitfiler.tarsafe", "gitfiler.treefs", "gitfiler.objects", "gitfiler.fsutil", "gitfiler.state"]),
-    ("base: leaves", ["gitfiler.chunks", "gitfiler.git", "gitfiler.tempfiles", "gitfiler.links", "gitfiler.paths", "gitfiler.globs", "gitfiler.quoting", "gitfiler.versions"]),
+    ("base: leaves", ["gitfiler.chunks", "gitfiler.cutpoints", "gitfiler.git", "gitfiler.tempfiles", "gitfiler.links", "gitfiler.paths", "gitfiler.globs", "gitfiler.quoting", "gitfiler.versions"]),
     ("bottom", ["gitfiler.errors", "gitfiler.env", "gitfiler.names"]),
 ]
 

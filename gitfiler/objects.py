@@ -551,6 +551,22 @@ class ObjectStore:
                 pass  # still sent from memory; the cache copy is rebuilt next time
         return index
 
+    def index_to_send(self, oid: str, size: int) -> tuple[_chunks.ChunkIndex, bool] | None:
+        """The index push sends for a stored large object, and whether it still has to be
+        confirmed against the object's bytes as they are sent (`transfer.push_chunked`): the
+        recorded one when it decodes (confirming costs one pass over the bytes, done beside the
+        upload, where deriving it again would be one more), else `checked_index`. None: not a
+        large object, or its bytes do not hash to `oid`."""
+        if oid not in self.verified:
+            try:
+                recorded = self.read_index(oid, size)
+            except IntegrityError:
+                recorded = None
+            if recorded is not None:
+                return recorded, True
+        index = self.checked_index(oid)
+        return None if index is None else (index, False)
+
     def iter_indexes(self) -> Iterator[str]:
         return self._walk("chunks", _chunks.oid_of_index_relpath)
 

@@ -237,8 +237,8 @@ def upload_missing(
     failed = {o for o, _ in absent}
     planned = [m for m in manifests if m in missing and m not in failed]
     todo = [o for o in dict.fromkeys(file_oids) if o in missing and o not in failed]
-    chunked = _chunk_indexes(store, rem, todo, sizes)
-    result = push_chunked(store, rem, chunked, jobs, sink)
+    chunked, unconfirmed = _chunk_indexes(store, rem, todo, sizes)
+    result = push_chunked(store, rem, chunked, jobs, sink, confirm=unconfirmed)
     result.merge(upload(store, rem, [o for o in todo if o not in chunked], sizes, jobs, _counting(sink, len(planned))))
     rem.flush()  # the files are durable before a manifest that vouches for them becomes visible
     failed |= {o for o, _ in result.failures}
@@ -255,20 +255,24 @@ def upload_missing(
     return result, failed
 
 
-def _chunk_indexes(store: Any, rem: Any, oids: list[str], sizes: dict[str, int]) -> dict[str, ChunkIndex]:
-    """The cached files among `oids` to send as chunks: large ones, to a remote that holds
-    chunks, with their index checked against their bytes (an index in a remote vouches for
-    the file, so it is never taken on trust from another process). Anything else goes whole."""
+def _chunk_indexes(store: Any, rem: Any, oids: list[str], sizes: dict[str, int]) -> tuple[dict[str, ChunkIndex], set[str]]:
+    """The cached files among `oids` to send as chunks (large ones, to a remote that holds
+    chunks) with their indexes, and those of them whose index push must still confirm against
+    their bytes (an index in a remote vouches for the file, so it is never taken on trust from
+    another process). Anything else goes whole."""
     out: dict[str, ChunkIndex] = {}
+    unconfirmed: set[str] = set()
     if not rem.sends_chunks(store):
-        return out
+        return out, unconfirmed
     for oid in oids:
         if not is_chunked_size(sizes.get(oid, 0)) or not store.has(oid, sizes[oid]):
             continue
-        index = store.checked_index(oid)  # None: corrupt; the whole-object upload reports it
-        if index is not None and index.size == sizes[oid]:
-            out[oid] = index
-    return out
+        found = store.index_to_send(oid, sizes[oid])  # None: corrupt; the whole-object upload reports it
+        if found is not None and found[0].size == sizes[oid]:
+            out[oid] = found[0]
+            if found[1]:
+                unconfirmed.add(oid)
+    return out, unconfirmed
 
 
 # -- pull / checkout ----------------------------------------------------------------------------

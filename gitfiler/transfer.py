@@ -29,6 +29,7 @@ upload), then propagates.
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import random
 import threading
@@ -539,12 +540,20 @@ def _known(index: ChunkIndex) -> Callable[[], ChunkIndex]:
     return lambda: index
 
 
-def push_chunked(store: ObjectStore, remote: Remote, files: dict[str, ChunkIndex], jobs: int, sink: ProgressSink | None = None) -> TransferResult:
+def push_chunked(
+    store: ObjectStore, remote: Remote, files: dict[str, ChunkIndex], jobs: int, sink: ProgressSink | None = None, *, confirm: Iterable[str] = (),
+) -> TransferResult:
     """Upload large cached files as chunks: ask which chunks the remote lacks, upload those
     (read from the cached files by offset), make them durable, and only then write each
     file's index (chunks first, index last: an index in a remote vouches for its chunks, as a
     manifest does for its files). Objects and failures are counted per file; `bytes` is what
-    was sent, `logical_bytes` the files' whole size."""
+    was sent, `logical_bytes` the files' whole size.
+
+    `confirm`: files whose index was recorded by another process. Beside the upload, each is
+    hashed whole, and every chunk of it the upload does not read is hashed on its own
+    (`_Confirmation`); its index is written only if all of that matches. A file that does not
+    hash to its oid is reported corrupt; a sound file whose recorded index is wrong gets its
+    index derived again from its bytes and is sent once more with that one."""
     result = TransferResult("upload")
     if not files:
         return result
@@ -556,14 +565,27 @@ def push_chunked(store: ObjectStore, remote: Remote, files: dict[str, ChunkIndex
             where.setdefault(c.oid, (f, c.offset, c.size))
             owners.setdefault(c.oid, []).append(f)
     lacking = find_missing(remote, list(where), jobs, indexes=False)
-    sent = upload_chunks(store, remote, {c: where[c] for c in where if c in lacking}, jobs, sink)
+    uploads = {c: where[c] for c in where if c in lacking}
+    checks = _Confirmation(store, {f: files[f] for f in confirm if f in files}, {(f, o) for f, o, _n in uploads.values()})
+    try:
+        sent = upload_chunks(store, remote, uploads, jobs, sink)
+    finally:
+        checks.join()
     remote.flush()  # the chunks are durable before an index that vouches for them is visible
     result.bytes = sent.bytes
     bad: dict[str, tuple[str, FilerError]] = {}
+    for f in checks.corrupt:
+        err = store.corrupt(f)
+        bad[f] = (str(err), err)
+    again = checks.stale - checks.corrupt
     for c_oid, why in sent.failures:
+        if isinstance(sent.errors[c_oid], IntegrityError) and where[c_oid][0] in checks.files:
+            again.update(f for f in owners[c_oid] if f not in bad)  # a recorded index, not the file, was wrong
+            continue
         for f in owners.get(c_oid, []):
             bad.setdefault(f, (f"chunk {c_oid}: {why}", sent.errors[c_oid]))
-    ready = [f for f in files if f not in bad]
+    again -= bad.keys()
+    ready = [f for f in files if f not in bad and f not in again]
     retry = Retrier()
 
     def put(f: str) -> FilerError | None:
@@ -586,7 +608,74 @@ def push_chunked(store: ObjectStore, remote: Remote, files: dict[str, ChunkIndex
         result.codes[f] = problem.exit_code
         result.errors[f] = problem
     result.seconds = time.perf_counter() - started
+    rederived: dict[str, ChunkIndex] = {}
+    for f in sorted(again):
+        store.remove_index(f)  # so that it is derived from the bytes, not read back
+        index = store.checked_index(f)
+        if index is None:
+            problem = store.corrupt(f)
+            result.failures.append((f, str(problem)))
+            result.codes[f] = problem.exit_code
+            result.errors[f] = problem
+        else:
+            rederived[f] = index
+    if rederived:
+        result.merge(push_chunked(store, remote, rederived, jobs, sink))
     return result
+
+
+class _Confirmation:
+    """Whether recorded chunk indexes describe their files, checked beside the upload that
+    reads some of the same bytes: one thread hashes each file whole, another hashes each chunk
+    the upload does not read (`uploaded`: (file, offset) pairs; an uploaded chunk is checked
+    against its oid by the remote on the way in). hashlib releases the GIL, so on two cores a
+    new file costs the upload plus one concurrent pass, not a second pass after it."""
+
+    def __init__(self, store: ObjectStore, files: dict[str, ChunkIndex], uploaded: set[tuple[str, int]]) -> None:
+        self.files = files
+        self.corrupt: set[str] = set()
+        self.stale: set[str] = set()
+        self._store = store
+        self._uploaded = uploaded
+        self._crashed: list[BaseException] = []
+        self._threads = [threading.Thread(target=self._guard, args=(job,), name="gitfiler-confirm") for job in (self._wholes, self._chunks)] if files else []
+        for t in self._threads:
+            t.start()
+
+    def join(self) -> None:
+        for t in self._threads:
+            t.join()
+        if self._crashed:
+            raise self._crashed[0]
+
+    def _guard(self, job: Callable[[], None]) -> None:
+        try:
+            job()
+        except BaseException as err:  # re-raised by join, in the caller's thread
+            self._crashed.append(err)
+
+    def _wholes(self) -> None:
+        for f in self.files:
+            try:
+                sound = self._store.verify(f)
+            except (OSError, FilerError):
+                sound = False  # gone or unreadable since push chose it: not sent as it stands
+            if not sound:
+                self.corrupt.add(f)
+
+    def _chunks(self) -> None:
+        for f, index in self.files.items():
+            try:
+                with self._store.open(f) as fh:
+                    for c in index.chunks:
+                        if (f, c.offset) in self._uploaded:
+                            continue
+                        data = os.pread(fh.fileno(), c.size, c.offset)
+                        if len(data) != c.size or OID_PREFIX + hashlib.sha256(data).hexdigest() != c.oid:
+                            self.stale.add(f)
+                            break
+            except (OSError, FilerError):
+                self.stale.add(f)  # the whole-file check says whether the file itself is at fault
 
 
 def fetch_indexes(remote: Remote, oids: list[str], sizes: dict[str, int], jobs: int, *, large_only: bool = True) -> dict[str, ChunkIndex]:

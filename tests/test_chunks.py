@@ -264,6 +264,65 @@ def test_fsck_rebuilds_an_index_that_does_not_match_its_file(repo: Repo):
     assert ix.read_bytes() == good
 
 
+def _forge_cache_index(repo: Repo, oid: str, position: int, chunk: str) -> bytes:
+    """Make the cache's recorded index of `oid` list `chunk` at `position`; return the true one."""
+    ix = path_in(repo.cache, "chunks", oid)
+    good = ix.read_bytes()
+    doc = json.loads(good)
+    doc["chunks"][position][0] = chunk
+    ix.write_text(json.dumps(doc, separators=(",", ":"), sort_keys=True))
+    return good
+
+
+def test_push_sends_a_true_index_when_the_recorded_one_lists_a_chunk_it_would_upload(repo: Repo, tmp_path: Path):
+    v1 = data_of(BIG, 11)
+    oid = add_commit(repo, "m.bin", v1, "v1")
+    good = _forge_cache_index(repo, oid, 0, "sha256:" + "0" * 64)
+    out = push_json(repo)
+    assert out["ok"] and out["objects"] == 1 and out["problems"] == []
+    assert path_in(repo.remote_dir, "chunks", oid).read_bytes() == good
+    assert path_in(repo.cache, "chunks", oid).read_bytes() == good, "the recorded index is replaced"
+    clone = clone_of(repo, tmp_path)
+    pull_json(clone)
+    assert (clone / "m.bin").read_bytes() == v1
+
+
+def test_push_never_vouches_for_a_chunk_the_remote_has_but_the_file_does_not(repo: Repo, tmp_path: Path):
+    # v2's recorded index names v1's chunk where v2 changed: that chunk is in the remote, so it is
+    # not uploaded again; only hashing v2's own bytes there shows the index is wrong.
+    v1 = data_of(BIG, 12)
+    oid1 = add_commit(repo, "m.bin", v1, "v1")
+    push_json(repo)
+    old = index_of(repo.remote_dir, oid1)["chunks"]
+    v2 = edit(v1, 40 * MIB + 3 * MIB // 2)
+    oid2 = add_commit(repo, "m.bin", v2, "v2")
+    new = index_of(repo.cache, oid2)["chunks"]
+    changed = [i for i, (c, n) in enumerate(new) if [c, n] not in old]
+    same_size = [i for i in changed if new[i][1] == old[i][1] and new[i][0] != old[i][0]]
+    assert same_size, "an edit inside a chunk keeps its cut points"
+    good = _forge_cache_index(repo, oid2, same_size[0], old[same_size[0]][0])
+    out = push_json(repo)
+    assert out["ok"] and out["objects"] == 1 and out["problems"] == []
+    assert path_in(repo.remote_dir, "chunks", oid2).read_bytes() == good
+    clone = clone_of(repo, tmp_path)
+    pull_json(clone)
+    assert (clone / "m.bin").read_bytes() == v2
+
+
+def test_push_refuses_a_cached_file_that_no_longer_hashes_to_its_name(repo: Repo):
+    v1 = data_of(BIG, 13)
+    oid = add_commit(repo, "m.bin", v1, "v1")
+    cached = path_in(repo.cache, "objects", oid)
+    cached.chmod(0o644)
+    with open(cached, "r+b") as f:
+        f.seek(BIG - 10)
+        f.write(b"bit rot!!!")
+    proc = run(["git", "filer", "push"], repo.path, check=False)
+    assert proc.returncode == 6 and "corrupt" in proc.stderr
+    assert not path_in(repo.remote_dir, "chunks", oid).exists()
+    assert not path_in(repo.remote_dir, "objects", oid).exists()
+
+
 def test_push_killed_midway_leaves_no_index_without_its_chunks(repo: Repo, tmp_path: Path):
     v1 = data_of(BIG, 8)
     oid = add_commit(repo, "big.bin", v1, "v1")

@@ -575,8 +575,8 @@ def push_chunked(
     result.bytes = sent.bytes
     bad: dict[str, tuple[str, FilerError]] = {}
     for f in checks.corrupt:
-        err = store.corrupt(f)
-        bad[f] = (str(err), err)
+        rot = store.corrupt(f)
+        bad[f] = (str(rot), rot)
     again = checks.stale - checks.corrupt
     for c_oid, why in sent.failures:
         if isinstance(sent.errors[c_oid], IntegrityError) and where[c_oid][0] in checks.files:

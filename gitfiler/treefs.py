@@ -28,8 +28,9 @@ O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 class TreeFS:
     """Checked access to files below `root`, addressed by repo-relative POSIX paths."""
 
-    def __init__(self, root: str, temp_for: Callable[[str], str] | None = None) -> None:
+    def __init__(self, root: str, temp_for: Callable[[str], str] | None = None, *, label: str = "the work tree") -> None:
         self.root = root
+        self.label = label  # how messages name the tree: the work tree, or a destination the user gave
         # Gives a temp path that renames atomically onto the absolute path it is given.
         self.temp_for = temp_for or temp_name_beside
         # Directories (repo-relative) already found to be real directories in this process.
@@ -81,11 +82,10 @@ class TreeFS:
                 return  # a file on the way: the path cannot exist, nothing to follow
             self._real_dirs.add(cur)
 
-    @staticmethod
-    def _refuse(rel: str, where: str, what: str) -> UnsafePathError:
+    def _refuse(self, rel: str, where: str, what: str) -> UnsafePathError:
         return UnsafePathError(
-            f"{rel}: {where} {what} in the work tree; refusing to follow it (gitfiler never reads or writes through a link "
-            "the repository holds). Replace it with a real directory or remove it"
+            f"{rel}: {where} {what} in {self.label}; refusing to follow it (gitfiler never reads or writes through a link "
+            "below the directory it writes to). Replace it with a real directory or remove it"
         )
 
     def lstat(self, rel: str) -> os.stat_result | None:
@@ -169,7 +169,7 @@ class TreeFS:
         self.check_parents(rel, create=True)
         st = self.lstat(rel)
         if st is not None and statmod.S_ISLNK(st.st_mode):
-            raise UnsafePathError(f"{rel} is a symlink; gitfiler never writes through a link in the work tree (replace it with a regular file)")
+            raise UnsafePathError(f"{rel} is a symlink; gitfiler never writes through a link in {self.label} (replace it with a regular file)")
         if st is not None and not statmod.S_ISREG(st.st_mode):
             raise UnsafePathError(f"{rel} is not a regular file; move it away and retry")
         self.publish(rel, write_new(data, mode))

@@ -143,6 +143,21 @@ def test_kill_during_add_leaves_old_state_plus_ignored_temp_files(repo: Repo):
     repo.filer("fsck")
 
 
+def test_the_fix_push_offers_for_a_vanished_committed_remote_works_as_written(repo: Repo):
+    repo.write("m.bin", b"model")
+    repo.filer("add", "m.bin")
+    repo.commit_without_autopush("m")
+    for p in sorted(repo.remote_dir.rglob("*"), reverse=True):
+        p.rmdir() if p.is_dir() else p.unlink()
+    repo.remote_dir.rmdir()
+    proc = repo.filer("push", check=False)
+    assert proc.returncode == 5
+    fix = proc.stderr.split("Create it with '", 1)[1].split("'", 1)[0]
+    assert fix.startswith("git filer remote add ")
+    run(fix.split(), repo.path)
+    assert repo.filer("push").returncode == 0 and obj_path(repo.remote_dir, b"model").is_file()
+
+
 def test_unknown_command_and_bad_option_are_usage_errors(repo: Repo):
     proc = repo.filer("frobnicate", check=False)
     assert proc.returncode == 2 and "No such command" in proc.stderr

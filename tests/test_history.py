@@ -138,6 +138,7 @@ def test_export_never_follows_a_link_inside_dest(repo: Repo, tmp_path: Path) -> 
     (dest / "data").symlink_to(elsewhere)
     proc = repo.filer("export", "HEAD", "--dest", str(dest), "--force", check=False)
     assert proc.returncode == 4
+    assert f"data is a symlink in the export destination {dest}" in proc.stderr and "work tree" not in proc.stderr
     assert list(elsewhere.iterdir()) == []
 
 

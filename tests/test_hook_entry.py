@@ -118,6 +118,16 @@ def test_post_commit_failure_never_fails_the_commit_and_says_who_catches_up(repo
     assert lines[-1] == "gitfiler: they will be pushed by the pre-push hook at 'git push'"
 
 
+def test_a_checkout_hook_does_not_blame_the_remote_for_a_bad_variable(repo: Repo, origin: Path):
+    repo.git("checkout", "-qb", "other")
+    repo.write("m.bin", b"another model")
+    repo.filer("add", "m.bin")
+    repo.commit_without_autopush("another")
+    bad = repo.git("checkout", "-q", "main", env=with_env(GITFILER_NO_HOOKS="maybe"))
+    assert "GITFILER_NO_HOOKS='maybe'" in bad.stderr
+    assert "when the remote is reachable" not in bad.stderr and "fix that, then run 'git filer pull'" in bad.stderr
+
+
 def test_autopush_variable_overrides_the_config_both_ways(repo: Repo):
     config = repo.path / ".gitfiler/config.yaml"
     config.write_text(config.read_text() + "autopush: false\n")

@@ -83,7 +83,7 @@ def export(
     if absent:
         raise ObjectMissingError(f"{absent[0].path}: object {absent[0].oid} is not in the cache and could not be fetched; nothing was written to {dest}")
     os.makedirs(root, exist_ok=True)
-    tree = TreeFS(os.path.realpath(root))
+    tree = TreeFS(os.path.realpath(root), label=f"the export destination {dest}")
     for item in items:
         def fill(tmp: str, item: Item = item) -> None:
             store.copy_out(item.oid, tmp)

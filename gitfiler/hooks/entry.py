@@ -29,6 +29,7 @@ _FAILED = {
     "pre-commit": ("pre-commit: could not check the sizes of the staged files: ", "the commit goes ahead unchecked"),
 }
 _HYDRATE_FAILED = "run 'git filer pull' when the remote is reachable"
+_HYDRATE_FIX_FIRST = "fix that, then run 'git filer pull' to hydrate the work tree"
 
 
 def say(text: str) -> None:
@@ -173,7 +174,11 @@ def _failed(name: str, err: BaseException, verbose: bool) -> int:
 
     said = handler.outcome(err, verbose=verbose, trace_hint=f"set {env.VERBOSE.name}=1")
     gate = name in ("pre-push", "pre-commit-push")
-    prefix, after = _FAILED["pre-push"] if gate else _FAILED.get(name, (f"{name}: ", _HYDRATE_FAILED))
+    from ..errors import RemoteError
+
+    # A hydrating hook's hint: only a remote problem is cured by waiting for the remote.
+    hydrate_hint = _HYDRATE_FAILED if isinstance(err, RemoteError) else _HYDRATE_FIX_FIRST
+    prefix, after = _FAILED["pre-push"] if gate else _FAILED.get(name, (f"{name}: ", hydrate_hint))
     for line in handler.render(said, prefix=prefix, tag="gitfiler: "):
         print(line, file=sys.stderr)
     if said.kind == handler.INTERRUPTED:

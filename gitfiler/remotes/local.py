@@ -37,7 +37,7 @@ class LocalRemote(Remote):
             raise RemoteError(
                 f"remote '{self.name}': {self.url} is not a gitfiler remote on this machine (no objects/sha256 inside); gitfiler "
                 f"writes only into an existing remote when the repository's committed config names it. Create it with "
-                f"'git filer remote add {self.name} {self.url}', or use a remote of your own ('git filer remote add NAME URL --local --default')"
+                f"'git filer remote add {self.name} {self.url} --force', or use a remote of your own ('git filer remote add NAME URL --local --default')"
             )
         if not os.path.isdir(self.url):
             parent = os.path.dirname(self.url.rstrip(os.sep))

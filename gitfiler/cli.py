@@ -7,6 +7,7 @@ No business logic lives here; every command is a thin shell over
 from __future__ import annotations
 
 import inspect
+import os
 import sys
 import time
 from typing import Any
@@ -607,8 +608,12 @@ def status(c: Ctx, paths: tuple[str, ...], check_remote: bool, remote: str | Non
       git filer status models/ --cloud --json
     """
     from .commands.status import status as do_status
+    from .config import is_location
 
     project = c.project()
+    if remote is not None and remote not in project.config.remotes and not is_location(remote) and os.path.lexists(remote):
+        # `status --remote PATH` was a switch and a path before; now PATH would be taken for a remote's name.
+        raise click.UsageError(f"{remote!r} is a path, not a filer remote: -r/--remote names a remote now (the old switch 'status --remote' is 'status --cloud')")
     rows = do_status(project, list(paths), check_remote=check_remote, remote=remote, jobs=jobs, files=open_files)
     if as_json:
         emit_json([r.to_json() for r in rows])
@@ -794,7 +799,7 @@ def checkout(c: Ctx, paths: tuple[str, ...], force: bool, as_json: bool) -> None
 
 
 @cli.command("remove", short_help="Stop tracking artifacts.")
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--keep-files", is_flag=True, help="Keep the work tree copies; only stop tracking.")
 @click.option("--from-remote", "remove_remote", is_flag=True, help="Also delete the bytes from the filer remote (other commits may still need them).")
 @remote_option("Filer remote --from-remote deletes from")
@@ -813,6 +818,8 @@ def remove_cmd(c: Ctx, paths: tuple[str, ...], keep_files: bool, remove_remote: 
     if remote and not remove_remote:
         # `remove --remote` used to be the switch that deletes remote bytes: an old command line must not silently keep them.
         raise click.UsageError("-r/--remote chooses the filer remote --from-remote deletes from; pass --from-remote too (the old switch 'remove --remote' is now '--from-remote')")
+    if not paths:
+        raise click.UsageError("Missing argument 'PATHS...': name the artifacts to stop tracking")
     result = do_remove(c.project(), list(paths), remove_remote=remove_remote, remote=remote, keep_files=keep_files)
     for artifact in result.removed:
         c.say(f"removed {quote_path(artifact)}")

@@ -90,7 +90,11 @@ def test_old_spellings_fail_loudly_or_warn(repo: Repo):
     # The old switches would now swallow the next word as a remote name: refused, naming the new spelling.
     proc = repo.filer("status", "--remote", "--json", check=False)
     assert proc.returncode == 2 and "'status --remote' is 'status --cloud'" in proc.stderr
+    proc = repo.filer("status", "--remote", "m.bin", check=False)  # old: status of m.bin against the remote
+    assert proc.returncode == 2 and "'status --remote' is 'status --cloud'" in proc.stderr
     proc = repo.filer("remove", "--remote", "m.bin", "other.bin", check=False)  # old: delete both from the remote
+    assert proc.returncode == 2 and "--from-remote" in proc.stderr and (repo.path / "m.bin.filer").exists()
+    proc = repo.filer("remove", "--remote", "m.bin", check=False)  # the same with one path, which -r swallows
     assert proc.returncode == 2 and "--from-remote" in proc.stderr and (repo.path / "m.bin.filer").exists()
     proc = repo.filer("gc", "--remote", "origin", "--yes", check=False)  # old: collect the filer remote
     assert proc.returncode == 2 and "gc --git-remote GIT_REMOTE" in proc.stderr
@@ -100,6 +104,11 @@ def test_old_spellings_fail_loudly_or_warn(repo: Repo):
     assert json.loads(proc.stdout)[0]["artifact"] == "m.bin"
     proc = repo.filer("gc", "--git-remote", "nowhere", "--filer-remote", "local", "--dry-run", check=False)
     assert "--filer-remote is deprecated" in proc.stderr
+
+
+def test_status_against_a_remote_that_does_not_exist_is_a_config_error(repo: Repo):
+    proc = repo.filer("status", "-r", "nosuchname", check=False)
+    assert proc.returncode == 3 and "no remote named 'nosuchname'" in proc.stderr
 
 
 # -- help -------------------------------------------------------------------------------------------

@@ -45,8 +45,8 @@ def status(
     try:
         remote_name: str | None = project.remote_config(remote).name
     except FilerError:
-        if check_remote:
-            raise
+        if check_remote or remote is not None:
+            raise  # a remote asked for by name must exist; only a repository with none is fine without one
         remote_name = None
     in_remote: dict[str, bool] = {}
     if remote_name is not None:

@@ -171,7 +171,7 @@ EXIT_CODES: list[tuple[int, str]] = [
     (2, "bad usage (unknown option or command)"),
     (3, "not a git repository, or a configuration problem"),
     (4, "a registry file or manifest is malformed or unsafe"),
-    (5, "the remote is unreachable, missing or denies access"),
+    (5, "the remote is unreachable, missing or denies access, or a gc or push holds its lock"),
     (6, "corrupt object (bytes do not match their digest)"),
     (7, "an object is missing"),
     (8, "something was kept rather than overwritten: modified work tree files, or a release name already published or deployed with other content"),

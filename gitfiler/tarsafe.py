@@ -24,8 +24,10 @@ import hashlib
 import io
 import lzma
 import os
+import queue
 import stat
 import tarfile
+import threading
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -111,7 +113,7 @@ def decompressor(kind: str, raw: BinaryIO) -> BinaryIO:
         return cast(BinaryIO, lzma.LZMAFile(raw, "rb"))
     if kind == "zstd":
         zstandard = import_zstandard()
-        return cast(BinaryIO, zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True))
+        return cast(BinaryIO, zstandard.ZstdDecompressor().stream_reader(raw, read_size=CHUNK, read_across_frames=True))
     return raw
 
 
@@ -281,13 +283,13 @@ def read_stream(raw: BinaryIO, kind: str, where: str, limits: Limits | None = No
         except UnsafePathError as err:  # the first header, read by open(), refused by _CheckedInfo
             raise UnsafePathError(f"{where}: {err}") from None
         except Exception as err:
-            if not _is_damage(err):
+            if not is_damage(err):
                 raise
             raise NotATarball(f"{where} is not a tar archive ({err})") from None
         with tf:
             yield Reader(tf, where, limits or Limits(), raw_size)
     except Exception as err:
-        if isinstance(err, FilerError) or not _is_damage(err):
+        if isinstance(err, FilerError) or not is_damage(err):
             raise
         raise FilerError(f"{where} is damaged or truncated ({err}); nothing of it was kept") from None
     finally:
@@ -295,7 +297,7 @@ def read_stream(raw: BinaryIO, kind: str, where: str, limits: Limits | None = No
             stream.close()
 
 
-def _is_damage(err: BaseException) -> bool:
+def is_damage(err: BaseException) -> bool:
     """True for the errors a decompressor or tarfile raises on bytes that are not what they
     claim to be (as opposed to a failing disk, which is an OSError of its own, or a bug)."""
     if isinstance(err, (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile)):
@@ -313,7 +315,50 @@ def free_bytes(path: str) -> int:
 def copy_member(
     src: IO[bytes], dst: BinaryIO, size: int, hasher: Any = None, progress: Callable[[int], None] | None = None, what: str = "a member",
 ) -> int:
-    """Copy exactly the member's bytes in chunks; memory stays flat."""
+    """Copy exactly the member's bytes in chunks; memory stays flat. A large member is hashed
+    and written by a second thread while this one decompresses the next chunk (zlib, zstd,
+    hashlib and file writes all release the GIL): two cores, as `tar xzf` gets from its gzip."""
+    if size < PIPELINE_BYTES:
+        _copy(src, size, lambda chunk: _take(chunk, dst, hasher), progress, what)
+        return size
+    pipe: queue.Queue[bytes | None] = queue.Queue(maxsize=4)  # at most a few chunks in flight
+    failed: list[BaseException] = []
+
+    def drain() -> None:
+        while (chunk := pipe.get()) is not None:
+            if not failed:
+                try:
+                    _take(chunk, dst, hasher)
+                except BaseException as err:  # raised in the reading thread, below
+                    failed.append(err)
+
+    def hand(chunk: bytes) -> None:
+        if failed:
+            raise failed[0]
+        pipe.put(chunk)
+
+    writer = threading.Thread(target=drain, name="gitfiler-unpack-write", daemon=True)
+    writer.start()
+    try:
+        _copy(src, size, hand, progress, what)
+    finally:
+        pipe.put(None)
+        writer.join()
+    if failed:
+        raise failed[0]
+    return size
+
+
+PIPELINE_BYTES = 8 * CHUNK
+
+
+def _take(chunk: bytes, dst: BinaryIO, hasher: Any) -> None:
+    if hasher is not None:
+        hasher.update(chunk)
+    dst.write(chunk)
+
+
+def _copy(src: IO[bytes], size: int, take: Callable[[bytes], None], progress: Callable[[int], None] | None, what: str) -> None:
     left = size
     while left:
         try:
@@ -322,13 +367,10 @@ def copy_member(
             chunk = b""
         if not chunk:
             raise FilerError(f"{what} ends before the {size} bytes its header claims: the archive is truncated, or the header lies; nothing of it was kept")
-        if hasher is not None:
-            hasher.update(chunk)
-        dst.write(chunk)
+        take(chunk)
         left -= len(chunk)
         if progress is not None:
             progress(len(chunk))
-    return size
 
 
 @dataclass

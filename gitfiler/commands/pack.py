@@ -124,19 +124,22 @@ def pack(
         total = sum(f.size for f in lay.files)
         seen = _in_work_tree(project, lay.files) if project is not None and ref is None else {}
         known = _stat_cached(project, seen) if project is not None else {}
-        unknown = sum(f.size for f in lay.files if f.oid is None and f.path not in known)
-        oids = _stage(sink, "hashing", len(lay.files), unknown, lambda p: packing.digest_inputs(lay, p, known))
+        hashed: dict[str, str] | None = None  # zstd hashes while it writes; other compressions first
+        if not packing.hashes_while_writing(compression):
+            unknown = sum(f.size for f in lay.files if f.oid is None and f.path not in known)
+            hashed = _stage(sink, "hashing", len(lay.files), unknown, lambda p: packing.digest_inputs(lay, p, known))
+
+        def run(p: packing.Progress) -> packing.Written:
+            return packing.write(out, lay, hashed, compression=compression, level=level, progress=p, known=known)
+
+        written = _stage(sink, "packing", len(lay.files), total, run)
+        oids = written.oids
+        packed = True
         if project is not None and seen:
             # What was hashed is remembered as `add` remembers it, by the stat taken before reading.
             from ..state import stat_key
 
             project.state.stat_store([(rel, stat_key(st), oids[arc]) for rel, (arc, st) in seen.items() if arc not in known])
-
-        def run(p: packing.Progress) -> packing.Written:
-            return packing.write(out, lay, oids, compression=compression, level=level, progress=p)
-
-        written = _stage(sink, "packing", len(lay.files), total, run)
-        packed = True
     finally:
         for d in scratch:
             shutil.rmtree(d, ignore_errors=True)

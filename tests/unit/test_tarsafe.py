@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import hashlib
 import io
 import lzma
 import os
@@ -193,3 +194,39 @@ def test_read_small_refuses_a_member_over_its_cap(tmp_path: Path):
             with pytest.raises(UnsafePathError, match="larger than"):
                 tarsafe.read_small(reader, info, 5)
 
+
+
+# -- large members: hashed and written by a second thread ---------------------------------------------------
+
+
+def test_a_large_member_is_written_whole_with_its_digest(tmp_path: Path):
+    data = os.urandom(tarsafe.PIPELINE_BYTES + 12_345)
+    path = archive(tmp_path, [(member("big.bin", size=len(data)), data)], gzip.compress, "a.tar.gz")
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    with tarsafe.open_archive(path) as reader:
+        out = tarsafe.extract(reader, str(dest))
+    assert (dest / "big.bin").read_bytes() == data
+    assert out.files[0][1] == "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def test_a_large_member_cut_short_is_one_clear_error(tmp_path: Path):
+    data = os.urandom(tarsafe.PIPELINE_BYTES + 12_345)
+    path = archive(tmp_path, [(member("big.bin", size=len(data)), data)])
+    Path(path).write_bytes(gzip.compress(Path(path).read_bytes()[: tarsafe.PIPELINE_BYTES]))
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    with pytest.raises(FilerError, match="truncated"), tarsafe.open_archive(path) as reader:
+        tarsafe.extract(reader, str(dest))
+
+
+def test_a_write_failing_in_the_writer_thread_is_raised_by_the_copy(tmp_path: Path):
+    class Failing(io.BytesIO):
+        def write(self, b) -> int:  # type: ignore[no-untyped-def, override]
+            if self.tell() > tarsafe.CHUNK:
+                raise OSError(28, "No space left on device")
+            return super().write(b)
+
+    src = io.BytesIO(os.urandom(tarsafe.PIPELINE_BYTES + 1))
+    with pytest.raises(OSError, match="No space left"):
+        tarsafe.copy_member(src, Failing(), tarsafe.PIPELINE_BYTES + 1)

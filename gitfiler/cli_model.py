@@ -8,8 +8,6 @@ import click
 from .cli import Ctx, cli, emit_json, json_option, pass_ctx
 from .quoting import escape_text
 
-STATE_COLOURS = {"READY": "green", "STALE": "yellow", "BROKEN": "red"}
-
 
 @cli.group(short_help="Register models with their data and code; READY, STALE or BROKEN.")
 def model() -> None:
@@ -72,7 +70,9 @@ def model_list(c: Ctx, as_json: bool) -> None:
         emit_json([m.to_json() for m in rows])
         return
     if not rows:
-        c.note("no models registered yet; start with 'git filer model register NAME --entry FILE:SYMBOL ...'")
+        from .ui import NO_MODELS
+
+        c.note(NO_MODELS)
     for m in rows:
         shown = ", ".join(escape_text(d.shown) for d in m.dependencies())
         c.say(f"{escape_text(m.name):<20} {escape_text(m.entry)}  {shown}")
@@ -92,16 +92,14 @@ def model_status(c: Ctx, names: tuple[str, ...], as_json: bool) -> None:
       git filer model status ranker --json
     """
     from .commands.model import failure, status
+    from .ui import model_status_lines
 
     rows = status(c.project(), list(names))
     if as_json:
         emit_json([r.to_json() for r in rows])
     else:
-        if not rows:
-            c.note("no models registered yet; start with 'git filer model register NAME --entry FILE:SYMBOL ...'")
-        for r in rows:
-            why = f" ({escape_text('; '.join(r.reasons))})" if r.reasons else ""
-            c.say(f"{escape_text(r.name):<20} {click.style(r.state, fg=STATE_COLOURS[r.state])}{why}")
+        for line, to_stderr in model_status_lines(rows):
+            (c.note if to_stderr else c.say)(line)
     err = failure(rows)
     if err:
         raise err

@@ -15,8 +15,7 @@ from typing import Any
 from .errors import RegistryError, UnsafePathError
 from .objects import is_oid
 from .paths import check_relative
-from .registry import MAX_REGISTRY_BYTES, parse_yaml
-from .release import name_problem
+from .registry import MAX_REGISTRY_BYTES, PLAIN_PATH, parse_yaml
 
 PATH = ".gitfiler/models.yaml"
 SCHEMA_VERSION = 1
@@ -25,9 +24,9 @@ ARTIFACT, FILE, DIR = "artifact", "file", "dir"  # a gitfiler artifact; a git-tr
 KINDS = (ARTIFACT, FILE, DIR)
 _GIT_OID = re.compile(r"^([0-9a-f]{40}|[0-9a-f]{64})$")  # SHA-1 or SHA-256 repositories
 _SYMBOL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
-# A path every check_relative rule accepts at a glance (no part starts with '.', ASCII, short parts):
-# most paths, checked by one regex; anything else goes through check_relative itself.
-_PLAIN_PATH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]{0,254}(?:/[A-Za-z0-9_][A-Za-z0-9._+-]{0,254})*")
+# PLAIN_PATH over a whole directory's listing at once: each line one name.
+_PLAIN_LINES = re.compile(r"(?:\n" + PLAIN_PATH.pattern + ")+")
+_HEX_LINES = b"0123456789abcdef\n"
 _TOP_KEYS = {"version", "models"}
 _MODEL_KEYS = {"entry", "model", "data", "code"}
 _DEP_KEYS = {"path", "kind", "oid", "files"}
@@ -173,6 +172,8 @@ def _from_doc(doc: Any) -> Models:
         raw = {}
     if not isinstance(raw, dict):
         raise bad("'models' must be a mapping of model names")
+    from .release import name_problem  # here: `model status` mostly answers without reading this file
+
     out = Models()
     for name, item in raw.items():
         problem = name_problem(name, "model name")
@@ -200,6 +201,23 @@ def _no_unknown(doc: dict[Any, Any], allowed: set[str], where: str, bad: Any) ->
         raise bad(f"{where}unknown keys {sorted(unknown)}")
 
 
+def _all_plain(path: str, files: dict[Any, Any]) -> bool:
+    """True when every (name, blob id) of a directory dependency passes `_dep`'s first checks:
+    names that `PLAIN_PATH` takes (short enough beside `path`) and ids of 40 or 64 lowercase hex
+    digits, checked over the joined listing instead of file by file (10,000 recorded files cost
+    15 ms one by one, on every `model status`; this, 2 ms). False sends `_dep` through the files
+    one by one, which decides and says which file is wrong."""
+    try:
+        names, ids = "\n" + "\n".join(files), "\n".join(files.values())
+        only_hex = not ids.encode("ascii").translate(None, _HEX_LINES)
+    except (TypeError, UnicodeEncodeError):  # a name or id that is not a string, an id not ASCII
+        return False
+    # A newline inside one name or id would make two lines of it: only one line per item counts.
+    if names.count("\n") != len(files) or ids.count("\n") != len(files) - 1 or not only_hex:
+        return False
+    return set(map(len, files.values())) <= {40, 64} and len(path) + max(map(len, files)) < 4096 and bool(_PLAIN_LINES.fullmatch(names))
+
+
 def _dep(doc: Any, where: str, bad: Any, kinds: tuple[str, ...]) -> Dependency:
     if not isinstance(doc, dict):
         raise bad(f"{where}: each dependency is a mapping")
@@ -212,15 +230,14 @@ def _dep(doc: Any, where: str, bad: Any, kinds: tuple[str, ...]) -> Dependency:
         files = doc.get("files")
         if "oid" in doc or not isinstance(files, dict) or not files:
             raise bad(f"{where}: {path}: a directory records a non-empty 'files' mapping and no 'oid'")
-        pairs = []
-        plain, git_oid = _PLAIN_PATH.fullmatch, _GIT_OID.match
-        for rel, oid in files.items():
-            if not (isinstance(rel, str) and plain(rel) and len(path) + len(rel) < 4096):
-                check_relative(f"{path}/{check_relative(rel, f'{where} file')}", f"{where} file")
-            if not isinstance(oid, str) or not git_oid(oid):
-                raise bad(f"{where}: {path}/{rel}: bad git blob id {oid!r}")
-            pairs.append((rel, oid))
-        return Dependency(path, kind, files=tuple(sorted(pairs)))
+        if not _all_plain(path, files):  # one by one, to say which file is wrong (or accept the unusual)
+            plain, git_oid = PLAIN_PATH.fullmatch, _GIT_OID.match
+            for rel, oid in files.items():
+                if not (isinstance(rel, str) and plain(rel) and len(path) + len(rel) < 4096):
+                    check_relative(f"{path}/{check_relative(rel, f'{where} file')}", f"{where} file")
+                if not isinstance(oid, str) or not git_oid(oid):
+                    raise bad(f"{where}: {path}/{rel}: bad git blob id {oid!r}")
+        return Dependency(path, kind, files=tuple(sorted(files.items())))
     oid = doc.get("oid")
     if "files" in doc:
         raise bad(f"{where}: {path}: 'files' is only for kind dir")

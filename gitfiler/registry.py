@@ -15,12 +15,16 @@ from typing import TYPE_CHECKING, Any
 from .errors import FilerError, RegistryError, UnsafePathError
 from .names import REGISTRY_SUFFIX
 from .objects import is_oid
-from .paths import check_relative
+from .paths import MAX_PATH_BYTES, check_relative
 
 if TYPE_CHECKING:
     from .treefs import TreeFS
 
 SUFFIX = REGISTRY_SUFFIX
+# A path every `check_relative` rule accepts at a glance (ASCII, no part starting with '.', parts of
+# at most 255 characters; at most MAX_PATH_BYTES in all is for the caller to check): most paths,
+# checked by one regex; anything else goes through check_relative itself.
+PLAIN_PATH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]{0,254}(?:/[A-Za-z0-9_][A-Za-z0-9._+-]{0,254})*")
 SCHEMA_VERSION = 1
 KINDS = ("file", "dir")
 _KEYS = {"version", "path", "kind", "oid", "size", "files", "meta"}
@@ -38,7 +42,12 @@ class Entry:
     artifact: str = field(init=False, repr=False, compare=False)  # repo-relative POSIX path of the artifact
 
     def __post_init__(self) -> None:
-        self.artifact = posixpath.join(posixpath.dirname(self.registry), self.path)
+        registry, path = self.registry, self.path
+        head = registry.rpartition("/")[0]
+        if head.endswith("/") or path.startswith("/") or (not head and registry.startswith("/")):
+            self.artifact = posixpath.join(posixpath.dirname(registry), path)  # unusual spellings: as posixpath has them
+        else:  # the same, without two calls per entry (status builds one for every registry file)
+            self.artifact = f"{head}/{path}" if head else path
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -213,7 +222,7 @@ def from_mapping(doc: Any, registry: str) -> Entry:
 
     if not isinstance(doc, dict):
         raise bad("not a valid registry file (expected a YAML mapping)")
-    unknown = set(map(str, doc)) - _KEYS
+    unknown = set() if doc.keys() <= _KEYS else set(map(str, doc)) - _KEYS
     if unknown:
         raise bad(f"unknown keys {sorted(unknown)}")
     version = doc.get("version")
@@ -221,10 +230,12 @@ def from_mapping(doc: Any, registry: str) -> Entry:
         raise bad("missing or non-integer 'version'")
     if version != SCHEMA_VERSION:
         raise bad(f"unsupported schema version {version}; this gitfiler reads version {SCHEMA_VERSION}, upgrade it")
-    try:
-        path = check_relative(doc.get("path"), "'path'")
-    except UnsafePathError as err:
-        raise bad(str(err)) from None
+    path = doc.get("path")
+    if not (isinstance(path, str) and len(path) <= MAX_PATH_BYTES and PLAIN_PATH.fullmatch(path)):  # else: the rules one by one
+        try:
+            path = check_relative(path, "'path'")
+        except UnsafePathError as err:
+            raise bad(str(err)) from None
     kind = doc.get("kind")
     if kind not in KINDS:
         raise bad(f"'kind' must be one of {', '.join(KINDS)}, not {kind!r}")
@@ -245,7 +256,7 @@ def from_mapping(doc: Any, registry: str) -> Entry:
         meta = {}
     if not isinstance(meta, dict) or not all(isinstance(k, str) for k in meta):
         raise bad("'meta' must be a mapping with string keys")
-    problem = _meta_problem(meta, 0)
+    problem = _meta_problem(meta, 0) if meta else None
     if problem:
         raise bad(f"'meta' {problem}")
     return Entry(registry=registry, path=path, kind=kind, oid=oid, size=size, files=files, meta=meta)

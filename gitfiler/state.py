@@ -7,6 +7,9 @@
   a file whose content still has that oid may be replaced (invariant 3).
 - `remote_has`: oids a remote was seen to hold. A hint for `status` only;
   `push` always asks the remote.
+- `derived`: name -> a fact worked out from several files (a JSON value), with
+  their (inode, size, mtime_ns) then; trusted while all of them are unchanged
+  and none was racy (`model status`: git's index lists what models.yaml records).
 
 Deleting the file loses nothing but time.
 """
@@ -27,6 +30,7 @@ CREATE TABLE IF NOT EXISTS parsed (path TEXT PRIMARY KEY, ino INTEGER, size INTE
 CREATE TABLE IF NOT EXISTS hydrated (path TEXT PRIMARY KEY, oid TEXT);
 CREATE TABLE IF NOT EXISTS dirs (path TEXT PRIMARY KEY, sig TEXT, newest_ns INTEGER, checked_ns INTEGER, oid TEXT, size INTEGER, files INTEGER);
 CREATE TABLE IF NOT EXISTS remote_has (remote TEXT, oid TEXT, PRIMARY KEY (remote, oid)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS derived (name TEXT PRIMARY KEY, keys TEXT, checked_ns INTEGER, value TEXT);
 """
 
 # A file modified within this window of our last look could change again with the
@@ -142,6 +146,21 @@ class State:
     def parsed_store(self, rows: Iterable[tuple[str, StatKey, Any]]) -> None:
         now = time.time_ns()
         self._write("INSERT OR REPLACE INTO parsed VALUES (?,?,?,?,?,?)", [(p, k[0], k[1], k[2], now, json.dumps(doc, sort_keys=True)) for p, k, doc in rows])
+
+    # -- facts derived from several files ---------------------------------------------
+
+    def derived_get(self, name: str, keys: list[StatKey]) -> Any | None:
+        """The value stored under `name` if it was worked out from files whose stat keys were
+        `keys`, in that order, and none of them was modified within RACY_NS of that look."""
+        row = self.db.execute("SELECT keys, checked_ns, value FROM derived WHERE name = ?", (name,)).fetchone()
+        if row is None or json.loads(row[0]) != [list(k) for k in keys] or any(k[2] >= row[1] - RACY_NS for k in keys):
+            return None
+        return json.loads(row[2])
+
+    def derived_store(self, name: str, keys: list[StatKey], value: Any, looked_ns: int) -> None:
+        """Remember `value`, worked out from files with stat keys `keys` as they were at
+        `looked_ns` (`time.time_ns()` taken before the first of them was read)."""
+        self._write("INSERT OR REPLACE INTO derived VALUES (?,?,?,?)", [(name, json.dumps([list(k) for k in keys]), looked_ns, json.dumps(value))])
 
     # -- hydration record ----------------------------------------------------------
 

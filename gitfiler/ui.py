@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from rich.progress import Task
     from rich.text import Text
 
+    from .commands.model import ModelStatus
     from .commands.status import ArtifactStatus
     from .manifest import FileChange
 
@@ -65,6 +66,24 @@ def status_lines(rows: list[ArtifactStatus], *, verbose: bool, files: bool = Fal
                 f"'git filer pull {quote_path(r.artifact)}' fetches it)", True,
             ))
     out.append((", ".join(f"{n} {s}" for s, n in sorted(counts.items())), False))
+    return out
+
+
+MODEL_STATE_COLOURS = {"READY": "green", "STALE": "yellow", "BROKEN": "red"}
+NO_MODELS = "no models registered yet; start with 'git filer model register NAME --entry FILE:SYMBOL ...'"
+
+
+def model_status_lines(rows: list[ModelStatus]) -> list[tuple[str, bool]]:
+    """`git filer model status` as (line, to stderr) pairs, coloured like `status_lines`: the full
+    CLI (`cli_model`) and the fast path (`quickstatus`) print exactly this."""
+    from .quoting import escape_text
+
+    if not rows:
+        return [(NO_MODELS, True)]
+    out: list[tuple[str, bool]] = []
+    for r in rows:
+        why = f" ({escape_text('; '.join(r.reasons))})" if r.reasons else ""
+        out.append((f"{escape_text(r.name):<20} {coloured(r.state, MODEL_STATE_COLOURS[r.state])}{why}", False))
     return out
 
 

@@ -140,3 +140,41 @@ def test_status_of_unknown_model_and_empty(repo: Repo) -> None:
     assert repo.filer("model", "status").returncode == 0
     proc = repo.filer("model", "status", "nope", check=False)
     assert proc.returncode == 1 and "no model named" in proc.stderr
+
+
+def listing_doc(files: dict[object, object]) -> dict[str, object]:
+    return {"version": 1, "models": {"m": {"entry": "m.py:M", "code": [{"path": "src", "kind": "dir", "files": files}]}}}
+
+
+@pytest.mark.parametrize("files", [
+    {f"pkg{i % 7}/f{i}.py": f"{i:040x}" for i in range(500)},  # the common shape, checked in one pass
+    {"a.py": "a" * 64, "_b+c-d.e": "b" * 40},  # SHA-256 blob ids too
+    {"ünïcode.py": "a" * 40, "plain.py": "b" * 40},  # a name the one-pass check leaves to the file-by-file one
+])
+def test_a_recorded_directory_listing_that_is_valid_reads_back(files: dict[object, object]) -> None:
+    from gitfiler.modelfile import from_doc
+
+    dep = from_doc(listing_doc(files)).models["m"].code[0]
+    assert dep.files == tuple(sorted(files.items()))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("bad", "said"), [
+    ({"../x.py": "a" * 40}, "not normalised"),
+    ({"deep/.git/config": "a" * 40}, "inside .git"),
+    ({"a//b.py": "a" * 40}, "not normalised"),
+    ({"x" * 256: "a" * 40}, "longer than 255"),
+    ({7: "a" * 40}, "non-empty relative path"),
+    ({"a.py": "A" * 40}, "bad git blob id"),
+    ({"a.py": "a" * 39}, "bad git blob id"),
+    ({"a.py": 12}, "bad git blob id"),
+    ({"a.py": "a" * 40 + "\n" + "b" * 40}, "bad git blob id"),
+])
+def test_one_bad_file_in_a_large_recorded_listing_is_named(bad: dict[object, object], said: str) -> None:
+    from gitfiler.errors import RegistryError
+    from gitfiler.modelfile import from_doc
+
+    files: dict[object, object] = {f"f{i}.py": f"{i:040x}" for i in range(300)}
+    files.update(bad)
+    with pytest.raises(RegistryError, match=said) as err:
+        from_doc(listing_doc(files))
+    assert "models.yaml" in str(err.value)

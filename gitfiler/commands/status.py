@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..closure import ManifestUnavailable, load_manifest, oids_or_self
 from ..errors import FilerError
-from ..manifest import FileChange, ManifestEntry, compare
 from ..project import Project
 from ..registry import Entry
 from ..workspace import current, current_many, only_files_absent
+
+if TYPE_CHECKING:
+    from ..manifest import FileChange, ManifestEntry
 
 SYNCED, LOCAL, MODIFIED, MISSING = "synced", "local", "modified", "missing"
 
@@ -51,6 +52,7 @@ def status(
     in_remote: dict[str, bool] = {}
     if remote_name is not None:
         if check_remote:
+            from ..closure import oids_or_self
             from ..transfer import find_missing
 
             rem = project.remote(remote, jobs=jobs)
@@ -90,6 +92,10 @@ def status(
 def file_changes(project: Project, entry: Entry, jobs: int) -> list[FileChange] | None:
     """The files of a directory artifact that differ from its record, repo-relative; None when
     its manifest is not in the cache (status never reaches for the remote)."""
+    # Imported here, as `--cloud` imports transfer: a plain `status` needs neither manifests nor closures.
+    from ..closure import ManifestUnavailable, load_manifest
+    from ..manifest import compare
+
     try:
         recorded = load_manifest(project.store, entry)
     except ManifestUnavailable:

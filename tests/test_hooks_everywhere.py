@@ -400,3 +400,23 @@ def test_pre_commit_shell_and_python_decide_alike(tmp_path: Path):
     assert both()  # the per-clone file wins
     sh(root, "rm", "-qf", "small.txt")
     assert both()  # a deletion adds nothing
+
+
+@pytest.mark.parametrize("value, idle", [("0", True), ("No", True), ("OFF", True), ("false", True), ("1", False), ("", False), ("maybe", False)])
+def test_autopush_off_in_the_environment_keeps_post_commit_out_of_python(tmp_path: Path, value: str, idle: bool):
+    root = tmp_path / "r"
+    sh(tmp_path, "init", "-q", "-b", "main", str(root))
+    (root / "m.bin.filer").write_text("registry file")  # the commit touches a registry file: work, unless autopush is off
+    sh(root, "add", "m.bin.filer")
+    sh(root, "commit", "-qm", "c")
+    environ = {**os.environ, **GIT_ENV, "GITFILER_AUTOPUSH": value}
+    script = shims._filer_git() + shims._off_helper(triggers.TRIGGERS["post-commit"].off_by) + f"if {shims.nothing_to_do('post-commit')}; then echo idle; else echo busy; fi\n"
+    proc = subprocess.run(["sh", "-c", script], cwd=root, capture_output=True, text=True, env=environ)
+    assert proc.returncode == 0, proc.stderr
+    old = os.environ.get("GITFILER_AUTOPUSH")
+    os.environ["GITFILER_AUTOPUSH"] = value
+    try:
+        python = triggers.idle(str(root), "post-commit", [])
+    finally:
+        os.environ.pop("GITFILER_AUTOPUSH") if old is None else os.environ.update(GITFILER_AUTOPUSH=old)
+    assert (proc.stdout.strip() == "idle") == python == idle

@@ -122,7 +122,21 @@ def nothing_to_do(name: str) -> str:
         return "nothing_large_staged"
     if t.per_ref:
         return 'nothing_to_push "$1" < "$input"'
-    return " || ".join([*(_test(x) for x in t.idle_if), f"filer_git {_command(t.unchanged)} 2>/dev/null"])
+    off = ["filer_off"] if t.off_by else []
+    return " || ".join([*off, *(_test(x) for x in t.idle_if), f"filer_git {_command(t.unchanged)} 2>/dev/null"])
+
+
+def _off_helper(var: env.Var) -> str:
+    """`triggers.idle_by_args`'s variable test, in shell: a no-word in `var` (any case, as
+    `env.flag` reads it) turns the hook's work off; anything else decides nothing here."""
+    words = "|".join(_case_insensitive(w) for w in env.FALSE_WORDS)
+    return f"""filer_off() {{
+    case "${{{var.name}:-}}" in
+        {words}) return 0 ;;
+    esac
+    return 1
+}}
+"""
 
 
 def shim(name: str) -> str:
@@ -166,6 +180,8 @@ git-filer hook {name} "$@" || exit $?
 exit "$status"
 """
     helper = _push_helper() if t.per_ref else _size_helper() if t.sizes else ""
+    if t.off_by is not None:
+        helper += _off_helper(t.off_by)
     return f"""#!/bin/sh
 {ID_LINE}
 # {name}: installed by `git filer install`, removed by `git filer uninstall`.

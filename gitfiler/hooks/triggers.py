@@ -13,8 +13,9 @@ The words of a command are templates: `{arg1}`... are git's arguments to the hoo
 `{rsha}` are one pushed ref's local and remote commits. Python fills them with values, the
 shim generator with shell expansions (`"$1"`, `"$lsha"`).
 
-Imported on every hook's start: nothing but `os` (already loaded by Python itself) and the
-standard library's abstract types; git is imported when a check runs.
+Imported on every hook's start: nothing but `os` (already loaded by Python itself), the
+standard library's abstract types and `env` (which the hook entry loads anyway); git is
+imported when a check runs.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 
+from .. import env
+from ..errors import ConfigError
 from ..names import REGISTRY_SUFFIX
 
 ZERO = "0" * 40
@@ -42,13 +45,18 @@ class Trigger:
     """One hook's decision. (Plain classes, not dataclasses or NamedTuples: this module is on
     every hook's start, and those imports would cost more than the decision.)"""
 
-    __slots__ = ("hook", "arity", "stdin", "idle_if", "unchanged", "per_ref", "commits", "sizes")
+    __slots__ = ("hook", "arity", "stdin", "idle_if", "off_by", "unchanged", "per_ref", "commits", "sizes")
 
     def __init__(
-        self, hook: str, arity: int, stdin: bool, *, idle_if: tuple[ArgTest, ...] = (), unchanged: tuple[str, ...] = (),
-        per_ref: bool = False, commits: tuple[str, str] | None = None, sizes: bool = False,
+        self, hook: str, arity: int, stdin: bool, *, idle_if: tuple[ArgTest, ...] = (), off_by: env.Var | None = None,
+        unchanged: tuple[str, ...] = (), per_ref: bool = False, commits: tuple[str, str] | None = None, sizes: bool = False,
     ) -> None:
         self.hook = hook
+        # A GITFILER_* variable whose no-word (env.FALSE_WORDS) turns all of this hook's work off:
+        # then nothing to do, decided before any git process starts. Another value (or none)
+        # decides nothing. (Not GITFILER_AUTOPULL: with it off, a checkout still removes the
+        # files of artifacts the new commit no longer tracks.)
+        self.off_by = off_by
         self.arity = arity  # how many arguments git passes
         self.stdin = stdin  # git writes input on stdin (the shim saves it for the chained hook and for ours)
         self.idle_if = idle_if  # any true: nothing to do, whatever the commits hold
@@ -66,7 +74,7 @@ TRIGGERS: dict[str, Trigger] = {
     t.hook: t
     for t in (
         Trigger(
-            "post-commit", 0, False,
+            "post-commit", 0, False, off_by=env.AUTOPUSH,
             unchanged=("diff-tree", "--quiet", "-r", "-m", "--root", "--no-commit-id", "HEAD", "--", "{registry_files}"),
         ),
         Trigger("pre-push", 2, True, per_ref=True),
@@ -124,9 +132,17 @@ def holds(test: ArgTest, fields: Mapping[str, str]) -> bool:
 
 
 def idle_by_args(hook: str, args: Sequence[str]) -> bool:
-    """The part of `idle` that git's arguments decide alone, before any git process starts."""
+    """The part of `idle` that git's arguments and the environment decide alone, before any
+    git process starts."""
+    trigger = TRIGGERS[hook]
+    if trigger.off_by is not None:
+        try:
+            if env.flag(trigger.off_by) is False:
+                return True
+        except ConfigError:
+            pass  # the hook runs, and names the mistake
     fields = {f"arg{i}": a for i, a in enumerate(args, 1)}
-    return any(holds(t, fields) for t in TRIGGERS[hook].idle_if)
+    return any(holds(t, fields) for t in trigger.idle_if)
 
 
 def idle(root: str, hook: str, args: Sequence[str], stdin: str = "") -> bool:

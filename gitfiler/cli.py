@@ -1077,4 +1077,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # As `python -m gitfiler.cli` this file is `__main__`, and the verbs imported lazily
+    # register on `gitfiler.cli`, another copy of it: run that one.
+    from gitfiler.cli import main as package_main
+
+    sys.exit(package_main())

@@ -111,6 +111,11 @@ def test_status_against_a_remote_that_does_not_exist_is_a_config_error(repo: Rep
     assert proc.returncode == 3 and "no remote named 'nosuchname'" in proc.stderr
 
 
+def test_the_lazy_verbs_work_when_the_cli_module_is_run_directly(tmp_path: Path):
+    proc = subprocess.run([sys.executable, "-m", "gitfiler.cli", "model", "--help"], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0 and "register" in proc.stdout, proc.stderr
+
+
 # -- help -------------------------------------------------------------------------------------------
 
 

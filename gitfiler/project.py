@@ -147,18 +147,34 @@ class Project:
     @cached_property
     def config(self) -> Config:
         tracked, _ = self._parsed_yaml(TRACKED, TRACKED)
-        local: Any = None
-        if self.local_config_path:
-            try:
-                with open(self.local_config_path, "rb") as f:
-                    import yaml
-
-                    local = yaml.safe_load(f)
-            except FileNotFoundError:
-                pass
-            except Exception as err:
-                raise ConfigError(f"{self.local_config_path}: not valid YAML ({err})") from None
+        local = self._local_config() if self.local_config_path else None
         return merge(validate_doc(tracked, TRACKED), validate_doc(local, self.local_config_path or "local config"))
+
+    def _local_config(self) -> Any:
+        """The per-clone config (the user's own file, not the repository's), parsed at most once
+        per change of its stat like the committed one: a clone with one no longer imports YAML
+        on every command."""
+        path = self.local_config_path
+        assert path is not None
+        try:
+            sk = stat_key(os.stat(path))
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            raise ConfigError(f"{path}: cannot be read ({err.strerror})") from None
+        doc = self.state.parsed_get(path, sk)
+        if doc is not None:
+            return doc
+        try:
+            with open(path, "rb") as f:
+                data = f.read(MAX_REGISTRY_BYTES + 1)
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            raise ConfigError(f"{path}: cannot be read ({err.strerror})") from None
+        doc = parse_yaml(data, path, ConfigError, fix="fix the file (it is this clone's own, not in git)")
+        self._pending_parsed.append((path, sk, doc))
+        return doc
 
     @property
     def initialized(self) -> bool:

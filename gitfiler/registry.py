@@ -152,14 +152,14 @@ def _strict_loader() -> type:
 _LOADER: type | None = None
 
 
-def parse_yaml(data: bytes, where: str, error: type[Exception] = RegistryError) -> Any:
+def parse_yaml(data: bytes, where: str, error: type[Exception] = RegistryError, *, fix: str = "fix the file or restore it with git") -> Any:
     """Safe-load YAML (never constructing Python objects; no aliases, no duplicate keys;
-    at most 1 MiB); errors name `where`."""
+    at most 1 MiB); errors name `where` and end with `fix`."""
     import yaml
 
     global _LOADER
     if len(data) > MAX_REGISTRY_BYTES:
-        raise error(f"{where}: larger than {MAX_REGISTRY_BYTES} bytes; it is not a gitfiler file (restore it with git)")
+        raise error(f"{where}: larger than {MAX_REGISTRY_BYTES} bytes; it is not a gitfiler file ({fix})")
     if _LOADER is None:
         _LOADER = _strict_loader()
     try:
@@ -167,7 +167,7 @@ def parse_yaml(data: bytes, where: str, error: type[Exception] = RegistryError) 
     except (UnicodeDecodeError, yaml.YAMLError, RecursionError, ValueError) as err:
         # ValueError: an integer of thousands of digits (Python refuses to convert it).
         problem = str(err).splitlines()[0] if isinstance(err, (UnicodeDecodeError, yaml.YAMLError)) else "a value is too large or nested too deeply"
-        raise error(f"{where}: not valid YAML ({problem}); fix the file or restore it with git") from None
+        raise error(f"{where}: not valid YAML ({problem}); {fix}") from None
 
 
 _FAST_LINE = re.compile(r"^(version|size|files): (0|[1-9][0-9]{0,17})$|^(kind): ([a-z]+)$|^(oid): (sha256:[0-9a-f]{64})$|^(path): ([A-Za-z_][A-Za-z0-9._/-]*)$")

@@ -5,6 +5,9 @@ the team's remote lacks the bytes."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from conftest import Repo, filer
@@ -49,3 +52,21 @@ def test_push_names_the_remote_it_used(repo: Repo):
     out = repo.filer("push")
     assert f"to 'local' ({repo.remote_dir})" in out.stderr
     assert json.loads(repo.filer("push", "--json").stdout)["remote"].startswith("'local'")
+
+
+def test_a_per_clone_config_is_read_afresh_after_each_edit_and_without_yaml_while_unchanged(repo: Repo, tmp_path: Path):
+    repo.filer("remote", "add", "mine", str(tmp_path / "private"), "--local", "--default")
+    local = repo.path / ".git" / "filer" / "config.yaml"
+    probe = "import sys; from gitfiler.project import Project; p = Project.find('.'); c = p.config; p.flush_state(); print(c.default_remote, 'yaml' in sys.modules)"
+
+    def look() -> list[str]:
+        time.sleep(0.05)  # past the stat cache's racy window
+        return subprocess.run([sys.executable, "-c", probe], cwd=repo.path, capture_output=True, text=True, check=True).stdout.split()
+
+    look()
+    assert look() == ["mine", "False"], "unchanged: served from the stat-keyed cache, no YAML parser"
+    local.write_text(local.read_text().replace("default_remote: mine", "default_remote: local"))
+    assert look()[0] == "local"
+    local.write_text(local.read_text() + "default_remote: mine\n")
+    proc = repo.filer("status", check=False)
+    assert proc.returncode == 3 and "duplicate" in proc.stderr and "this clone's own, not in git" in proc.stderr

@@ -37,6 +37,8 @@ def _escape_char(ch: str) -> str | None:
 
 def quote_path(path: str) -> str:
     """`path` as git prints it with core.quotePath=false: as is when it needs no escape, else C-quoted."""
+    if path.isascii() and path.isprintable() and '"' not in path and "\\" not in path:
+        return path  # the usual name, decided in C: status prints one per artifact
     parts: list[str] = []
     quoted = False
     for ch in path:

@@ -327,6 +327,33 @@ def fetch(
     return result, resolved, problems
 
 
+def fetch_files(
+    project: Project, entries: list[Entry], *, remote: str | None, jobs: int, sink: ProgressSink | None, nothing: str,
+    narrow: Callable[[closure.Resolved], None] | None = None,
+) -> tuple[TransferResult, list[closure.Item]]:
+    """The transfer and every file `entries` hold, in the cache (fetched first where it lacked
+    them, verified), or an error: an unusable manifest, a failed transfer, an object still absent. For commands
+    that write all of it elsewhere or nothing (`export`, `pack --ref`); `nothing` ends each
+    message ("nothing was written to DEST")."""
+    transfer, resolved, problems = fetch(project, entries, remote=remote, jobs=jobs, sink=sink, narrow=narrow)
+    for e in entries:
+        problem = resolved.problem(e)
+        if problem is not None:
+            raise problem
+    if problems:
+        raise FilerError(f"{problems[0][0]}: {problems[0][1]}")
+    if transfer.failures:
+        raise PartialFailure(
+            f"{len(transfer.failures)} object(s) could not be fetched; {nothing}", transfer.failures,
+            most_serious(list(transfer.codes.values())) if transfer.codes else 1, result=transfer,
+        )
+    items = [i for e in entries if (c := resolved.get(e)) is not None for i in c.files]
+    absent = [i for i in items if not project.store.has(i.oid, i.size)]
+    if absent:
+        raise ObjectMissingError(f"{absent[0].path}: object {absent[0].oid} is not in the cache and could not be fetched; {nothing}")
+    return transfer, items
+
+
 def pull(
     project: Project,
     entries: list[Entry],

@@ -22,10 +22,10 @@ from typing import Any
 
 from .. import history
 from ..closure import Item
-from ..errors import ConflictError, FilerError, ObjectMissingError, PartialFailure, UnsafePathError, most_serious
+from ..errors import ConflictError, FilerError, UnsafePathError
 from ..paths import is_within
 from ..project import Project
-from ..sync import Scope, fetch
+from ..sync import Scope, fetch_files
 from ..transfer import ProgressSink
 from ..treefs import TreeFS
 
@@ -65,23 +65,10 @@ def export(
         if include:
             chosen[:], partial[:] = scope.narrow(chosen, resolved)
 
-    transfer, resolved, problems = fetch(project, chosen, remote=remote, jobs=project.jobs(jobs, remote=remote), sink=sink, narrow=narrow)
-    for e in chosen:
-        problem = resolved.problem(e)
-        if problem is not None:
-            raise problem
-    if problems:
-        raise FilerError(f"{problems[0][0]}: {problems[0][1]}")
-    if transfer.failures:
-        raise PartialFailure(
-            f"{len(transfer.failures)} object(s) could not be fetched; nothing was written to {dest}",
-            transfer.failures, most_serious(list(transfer.codes.values())) if transfer.codes else 1, result=transfer,
-        )
-    items: list[Item] = [i for e in chosen if (c := resolved.get(e)) is not None for i in c.files]
+    transfer, items = fetch_files(
+        project, chosen, remote=remote, jobs=project.jobs(jobs, remote=remote), sink=sink, narrow=narrow, nothing=f"nothing was written to {dest}",
+    )
     store = project.store
-    absent = [i for i in items if not store.has(i.oid, i.size)]
-    if absent:
-        raise ObjectMissingError(f"{absent[0].path}: object {absent[0].oid} is not in the cache and could not be fetched; nothing was written to {dest}")
     os.makedirs(root, exist_ok=True)
     tree = TreeFS(os.path.realpath(root), label=f"the export destination {dest}")
     for item in items:

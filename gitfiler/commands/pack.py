@@ -23,14 +23,14 @@ from typing import IO, Any
 from .. import git, history, registry, tarsafe
 from .. import pack as packing
 from ..closure import Item
-from ..errors import FilerError, ObjectMissingError, PartialFailure, UnsafePathError, most_serious
+from ..errors import FilerError, UnsafePathError
 from ..fsutil import temp_name_beside
 from ..ignorefile import ensure_ignored
 from ..objects import hash_file
 from ..paths import is_within
 from ..project import Project
 from ..registry import Entry
-from ..sync import fetch
+from ..sync import fetch_files
 from ..transfer import ProgressSink
 from ..workspace import current
 
@@ -250,7 +250,7 @@ def _at_commit(
     commit, entries = history.entries_of(project, rev)
     rels = {"model": _repo_path(project, model)} | ({"code": _repo_path(project, code)} if code else {})
     chosen = [e for e in entries if any(_overlaps(e.artifact, r) for r in rels.values())]
-    items = _fetched(project, chosen, remote=remote, jobs=project.jobs(jobs), sink=sink)
+    _transfer, items = fetch_files(project, chosen, remote=remote, jobs=project.jobs(jobs), sink=sink, nothing="nothing was written")
     trees: dict[str, packing.Tree] = {}
     for key, rel in rels.items():
         given = model if key == "model" else code or ""
@@ -289,29 +289,6 @@ def _repo_path(project: Project, path: str) -> str:
 
 def _overlaps(artifact: str, rel: str) -> bool:
     return artifact == rel or artifact.startswith(rel + "/") or rel.startswith(artifact + "/")
-
-
-def _fetched(project: Project, entries: list[Entry], *, remote: str | None, jobs: int, sink: ProgressSink | None) -> list[Item]:
-    """The files of `entries`, in the cache (what it lacked is fetched first, verified)."""
-    if not entries:
-        return []
-    transfer, resolved, problems = fetch(project, entries, remote=remote, jobs=jobs, sink=sink)
-    for e in entries:
-        problem = resolved.problem(e)
-        if problem is not None:
-            raise problem
-    if problems:
-        raise FilerError(f"{problems[0][0]}: {problems[0][1]}")
-    if transfer.failures:
-        raise PartialFailure(
-            f"{len(transfer.failures)} object(s) could not be fetched; nothing was written", transfer.failures,
-            most_serious(list(transfer.codes.values())) if transfer.codes else 1, result=transfer,
-        )
-    items = [i for e in entries if (c := resolved.get(e)) is not None for i in c.files]
-    for i in items:
-        if not project.store.has(i.oid, i.size):
-            raise ObjectMissingError(f"{i.path}: object {i.oid} is not in the cache and could not be fetched; nothing was written")
-    return items
 
 
 def _store_input(project: Project, item: Item, arc: str, shown: str) -> packing.Input:

@@ -108,6 +108,15 @@ def repo(tmp_path: Path) -> Repo:
     return make_repo(tmp_path)
 
 
+def write_tree(root: Path, files: dict[str, bytes]) -> Path:
+    """`files` (relative path -> bytes) written below `root`, directories made on the way."""
+    for rel, data in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data)
+    return root
+
+
 def snapshot(*roots: Path) -> dict[str, bytes | None]:
     """Every file below `roots` with its bytes: compare before/after to prove nothing changed."""
     out: dict[str, bytes | None] = {}

@@ -15,19 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Repo, clone_of, filer, have, run
+from conftest import Repo, clone_of, filer, have, run, write_tree
 
 MODEL = {"model.pt": os.urandom(50_000), "config.json": b'{"layers": 3}\n', "tokenizer/vocab.txt": b"a\nb\nc\n"}
 CODE = {"inference.py": b"def model_fn(d):\n    return d\n", "requirements.txt": b"torch\n", "lib/util.py": b"X = 1\n"}
 EXECUTABLE = "serve.sh"
-
-
-def write_tree(root: Path, files: dict[str, bytes]) -> Path:
-    for rel, data in files.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(data)
-    return root
 
 
 @pytest.fixture

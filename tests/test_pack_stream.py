@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import have, run
+from conftest import have, run, write_tree
 
 zstandard = pytest.importorskip("zstandard")
 
@@ -25,23 +25,15 @@ from gitfiler import pack as packing  # noqa: E402
 from gitfiler.errors import FilerError, IntegrityError  # noqa: E402
 
 
-def tree(root: Path, files: dict[str, bytes]) -> Path:
-    for rel, data in files.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(data)
-    return root
-
-
 def inputs(tmp_path: Path) -> packing.Layout:
     """Names that need pax records (long, non-ASCII), an empty file, an executable, an empty
     directory, sizes on and off the block boundary, and a file over the 1 MiB copy chunk."""
-    model = tree(tmp_path / "model", {
+    model = write_tree(tmp_path / "model", {
         "weights.bin": os.urandom((3 << 20) + 123), "config.json": b'{"layers": 3}\n', "empty.txt": b"",
         "tokenizer/vocab-\u00e9\u00e8.txt": b"a\nb\n" * 128, "d/" + "x" * 120 + "/deep.bin": b"y" * 512,
     })
     (model / "empty-dir").mkdir()
-    code = tree(tmp_path / "code", {"inference.py": b"def model_fn(d):\n    return d\n", "serve.sh": b"#!/bin/sh\n"})
+    code = write_tree(tmp_path / "code", {"inference.py": b"def model_fn(d):\n    return d\n", "serve.sh": b"#!/bin/sh\n"})
     (code / "serve.sh").chmod(0o755)
     return packing.layout(packing.scan(str(model), "model"), packing.scan(str(code), "code"))
 
@@ -84,7 +76,7 @@ def test_the_same_tar_stream_whatever_the_compression(tmp_path: Path, compressio
 def test_zstd_bytes_do_not_depend_on_the_worker_count_or_the_cores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     inputs(tmp_path)
     # Several zstd jobs (a job is a few MiB at level 3), so that the workers truly share the work.
-    tree(tmp_path / "model", {"more.bin": os.urandom(24 << 20)})
+    write_tree(tmp_path / "model", {"more.bin": os.urandom(24 << 20)})
     lay = packing.layout(packing.scan(str(tmp_path / "model"), "model"), packing.scan(str(tmp_path / "code"), "code"))
     digests = set()
     for workers, cores in [(1, 1), (2, 2), (3, 64), (8, 2)]:
@@ -129,7 +121,7 @@ def test_a_zstd_archive_is_the_manifest_stored_then_the_rest_in_one_compressed_f
 
 def test_a_manifest_larger_than_a_zstd_block_is_stored_in_several_blocks(tmp_path: Path):
     files = {f"shard-{i:05d}-{'n' * 40}.bin": b"%d" % i for i in range(1500)}  # ~190 KiB of manifest
-    lay = packing.layout(packing.scan(str(tree(tmp_path / "model", files)), "model"), None)
+    lay = packing.layout(packing.scan(str(write_tree(tmp_path / "model", files)), "model"), None)
     out = tmp_path / "a.tar.zst"
     written = packing.write(str(out), lay, compression="zstd", level=3)
     assert len(lay.manifest) > 128 << 10 and len(written.oids) == 1500

@@ -158,14 +158,9 @@ class Project:
         assert path is not None
         try:
             sk = stat_key(os.stat(path))
-        except FileNotFoundError:
-            return None
-        except OSError as err:
-            raise ConfigError(f"{path}: cannot be read ({err.strerror})") from None
-        doc = self.state.parsed_get(path, sk)
-        if doc is not None:
-            return doc
-        try:
+            doc = self.state.parsed_get(path, sk)
+            if doc is not None:
+                return doc
             with open(path, "rb") as f:
                 data = f.read(MAX_REGISTRY_BYTES + 1)
         except FileNotFoundError:

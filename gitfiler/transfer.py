@@ -603,22 +603,20 @@ def push_chunked(
             continue
         result.objects += 1
         result.logical_bytes += files[f].size
-    for f, (why, problem) in bad.items():
-        result.failures.append((f, why))
-        result.codes[f] = problem.exit_code
-        result.errors[f] = problem
-    result.seconds = time.perf_counter() - started
     rederived: dict[str, ChunkIndex] = {}
     for f in sorted(again):
         store.remove_index(f)  # so that it is derived from the bytes, not read back
         index = store.checked_index(f)
         if index is None:
-            problem = store.corrupt(f)
-            result.failures.append((f, str(problem)))
-            result.codes[f] = problem.exit_code
-            result.errors[f] = problem
+            rot = store.corrupt(f)
+            bad[f] = (str(rot), rot)
         else:
             rederived[f] = index
+    for f, (why, problem) in bad.items():
+        result.failures.append((f, why))
+        result.codes[f] = problem.exit_code
+        result.errors[f] = problem
+    result.seconds = time.perf_counter() - started
     if rederived:
         result.merge(push_chunked(store, remote, rederived, jobs, sink))
     return result

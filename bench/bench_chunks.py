@@ -36,6 +36,7 @@ import os
 import random
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -147,6 +148,7 @@ class Run:
 
 
 def _measure(fn: Callable[[], int]) -> Step:
+    os.sync()  # the previous step's dirty pages are written out before this one is timed, not during it
     REQUESTS.clear()
     t = time.perf_counter()
     moved = fn()
@@ -155,6 +157,7 @@ def _measure(fn: Callable[[], int]) -> Step:
 
 def hash_copy_floor(src: Path, scratch: Path) -> float:
     dest = scratch / "floor.tmp"
+    os.sync()
     t = time.perf_counter()
     shutil.copyfile(src, dest)
     h = hashlib.sha256()
@@ -305,6 +308,7 @@ def main() -> None:
     ap.add_argument("--only", help="comma-separated workload names")
     ap.add_argument("--tmp", default=None, help="scratch directory (default: the system temp dir)")
     ap.add_argument("--sweep", action="store_true", help="also compare chunk sizes (in memory) on the same workloads")
+    ap.add_argument("--repeat", type=int, default=1, help="runs of each mode, alternating which goes first; ratios are of the medians")
     args = ap.parse_args()
     os.environ.update(GIT_ENV)
     os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"})
@@ -334,8 +338,10 @@ def main() -> None:
             print(f"\n== {name}: {what}; v2 {human(len(v2))}; target: {target}")
             print(f"{'remote':<9}{'mode':<9}{'add s':>7}{'hash+copy s':>12}{'push s':>8}{'up bytes':>12}{'pull s':>8}{'down bytes':>12}  push requests / pull requests")
             for where in remotes:
-                results: dict[str, Run] = {}
-                for mode in ("whole", "chunked"):
+                results: dict[str, list[Run]] = {"whole": [], "chunked": []}
+                # Alternate which mode goes first, so neither always runs on a warmer or busier machine.
+                order = [m for rep in range(args.repeat) for m in (("whole", "chunked") if rep % 2 == 0 else ("chunked", "whole"))]
+                for mode in order:
                     with tempfile.TemporaryDirectory(prefix="gf-chunks-", dir=args.tmp) as tmp:
                         base = Path(tmp)
                         if where == "s3":
@@ -349,12 +355,17 @@ def main() -> None:
                                 r = one_run(base, str(Path(far) / "remote"), None, v1, v2, mode == "chunked")
                         else:
                             r = one_run(base, str(base / "remote"), None, v1, v2, mode == "chunked")
-                    results[mode] = r
+                    results[mode].append(r)
                     print(f"{where:<9}{mode:<9}{r.add.seconds:>7.2f}{r.floor:>12.2f}{r.push.seconds:>8.2f}{human(r.push.bytes):>12}{r.pull.seconds:>8.2f}"
                           f"{human(r.pull.bytes):>12}  {reqs(r.push)} / {reqs(r.pull)}")
                 w, c = results["whole"], results["chunked"]
-                print(f"{'':<9}{'ratio':<9}{c.add.seconds / w.add.seconds:>7.2f}{'':>12}{c.push.seconds / w.push.seconds:>8.2f}"
-                      f"{c.push.bytes / len(v2):>11.1%} {c.pull.seconds / w.pull.seconds:>8.2f}{c.pull.bytes / len(v2):>11.1%}   (chunked / whole; bytes as % of v2)")
+
+                def med(runs: list[Run], step: str) -> float:
+                    return statistics.median(getattr(r, step).seconds for r in runs)
+
+                print(f"{'':<9}{'ratio':<9}{med(c, 'add') / med(w, 'add'):>7.2f}{'':>12}{med(c, 'push') / med(w, 'push'):>8.2f}"
+                      f"{c[-1].push.bytes / len(v2):>11.1%} {med(c, 'pull') / med(w, 'pull'):>8.2f}{c[-1].pull.bytes / len(v2):>11.1%}   "
+                      f"(chunked / whole{f', medians of {args.repeat}' if args.repeat > 1 else ''}; bytes as % of v2)")
         if args.sweep:
             sweep(args.size_mib)
     finally:

@@ -143,9 +143,12 @@ class ObjectStore:
 
     def __init__(self, root: str, *, durable: bool = False, index_chunks: bool = True) -> None:
         self.root = root
-        # A cache records the chunk index of each large file it stores (add, pull), so push can
-        # send only the chunks a remote lacks and pull can rebuild new versions from old ones.
-        # A local-directory remote does not: there an index means "held as chunks".
+        # A cache records the chunk index of a large file once it has one anyway (a push that
+        # sent it as chunks, a pull that rebuilt it from chunks), so later pushes send only the
+        # chunks a remote lacks and later pulls rebuild new versions from old ones. It never
+        # chunks a file just to store it: add and whole-object pulls cost what they did without
+        # chunking (bench/bench_chunks.py, "new"). A local-directory remote records none: there
+        # an index means "held as chunks".
         self.index_chunks = index_chunks
         # A store that may hold the only copy (a local-directory remote, often a NAS) makes an
         # object durable before it becomes visible, and the directories that name them before a
@@ -257,17 +260,16 @@ class ObjectStore:
     # -- writing -------------------------------------------------------------
 
     def write_with(
-        self, expected: str | None, fill: Callable[[str], tuple[str, int]], index: Callable[[], _chunks.ChunkIndex | None] | None = None,
+        self, expected: str | None, fill: Callable[[str], tuple[str, int]], index: _chunks.ChunkIndex | None = None,
     ) -> WriteResult:
         """Have `fill` write a temp file beside the target and return (oid, size) of what it
         wrote; store it under that oid, or nothing at all if it is not `expected`.
         Every way of writing an object (streams, file copies, ranged downloads) goes through here.
-        `index`: the chunk index `fill` computed on the way, if any (else it is computed here
-        for a large object, when this store keeps indexes)."""
+        `index`: the chunk index the file was rebuilt from, recorded with it when this store
+        keeps indexes (it is checked by the whole-file digest, as the file is)."""
         result = self._write_with(expected, fill)
-        if self.index_chunks and _chunks.is_chunked_size(result.size):
-            known = index() if index is not None else None
-            self.ensure_index(result.oid, known)
+        if index is not None and self.index_chunks and index.oid == result.oid and _chunks.is_chunked_size(result.size):
+            self.ensure_index(result.oid, index)
         return result
 
     def _write_with(self, expected: str | None, fill: Callable[[str], tuple[str, int]]) -> WriteResult:
@@ -322,23 +324,14 @@ class ObjectStore:
         if size < BIG_FILE:
             return self.write_stream(src, expected, progress, limit)
 
-        computed: list[_chunks.ChunkIndex] = []
-
         def fill(tmp: str) -> tuple[str, int]:
             from .links import try_reflink_fd
 
             if not try_reflink_fd(src, tmp):
                 _copy_fd(src, tmp)
-            if self.index_chunks and _chunks.is_chunked_size(size):
-                # The chunk list comes from the same read of the copy as its digest.
-                oid, index = hash_and_chunk_file(tmp)
-                computed.append(index)
-                if progress:
-                    progress(index.size)
-                return oid, index.size
             return hash_file(tmp, progress)
 
-        return self.write_with(expected, fill, lambda: computed[0] if computed else None)
+        return self.write_with(expected, fill)
 
     def write_bytes(self, data: bytes) -> WriteResult:
         import io
@@ -648,11 +641,6 @@ def _mean_size(pending: list[tuple[str, str]]) -> float:
         except OSError:
             pass
     return total / max(1, len(pending))
-
-
-def hash_and_chunk_file(path: str) -> tuple[str, _chunks.ChunkIndex]:
-    with open(path, "rb") as f:
-        return hash_and_chunk_fd(f.fileno())
 
 
 def hash_and_chunk_fd(fd: int) -> tuple[str, _chunks.ChunkIndex]:

@@ -319,12 +319,25 @@ def fetch(
 
         # (A large object the remote holds as chunks is rebuilt from the chunks the cache
         # already has inside other versions: `transfer.download` decides.)
-        r = download(store, rem(), todo, sizes, jobs, _counting(sink, resolved.transfer.objects if resolved.transfer else 0))
+        r = download(
+            store, rem(), todo, sizes, jobs, _counting(sink, resolved.transfer.objects if resolved.transfer else 0),
+            earlier=_earlier_versions(project, resolved, set(todo)),
+        )
         result.merge(r)
         mark(rem(), set(todo) - {o for o, _ in r.failures})
     if rem.opened is not None:
         result.remote = rem.opened.describe()
     return result, resolved, problems
+
+
+def _earlier_versions(project: Project, resolved: closure.Resolved, todo: set[str]) -> list[str]:
+    """The cached versions the work tree last held at the paths of the large files in `todo`
+    (as the stat cache recorded them): what a rebuild from chunks is most likely to share."""
+    paths = [i.path for c in resolved.closures.values() for i in c.files if i.oid in todo and is_chunked_size(i.size)]
+    if not paths:
+        return []
+    found = project.state.stat_lookup(paths)
+    return list(dict.fromkeys(oid for _key, _checked, oid in found.values() if oid not in todo and project.store.has(oid)))
 
 
 def fetch_files(

@@ -282,17 +282,26 @@ def upload(store: ObjectStore, remote: Remote, oids: list[str], sizes: dict[str,
     return _run("upload", oids, sizes, jobs, lambda oid, p: remote.upload(store, oid, p), sink)
 
 
-def download(store: ObjectStore, remote: Remote, oids: list[str], sizes: dict[str, int], jobs: int, sink: ProgressSink | None = None) -> TransferResult:
+def download(
+    store: ObjectStore, remote: Remote, oids: list[str], sizes: dict[str, int], jobs: int, sink: ProgressSink | None = None, *,
+    earlier: Iterable[str] = (),
+) -> TransferResult:
     """`sizes` holds each file object's declared size, a hard cap on what is read; an oid
     without one is a directory manifest, capped at objects.MAX_MANIFEST_BYTES by the remote.
 
     Every download goes through here, so every reader handles both forms a remote may hold a
     large object in: one the remote holds as chunks (its index is there) is rebuilt from the
     chunks the cache already has inside other versions plus the chunks it lacks; the rest
-    are downloaded whole."""
+    are downloaded whole.
+
+    `earlier`: cached objects likely to share chunks with these (the versions the work tree
+    holds at the same paths). The cache keeps no index of a file it never sent or received
+    as chunks, so one of these without an index is chunked now, before a rebuild that can
+    use it: one read of a cached file instead of downloading what it shares."""
     indexes = fetch_indexes(remote, oids, sizes, jobs)
     result = TransferResult("download")
     if indexes:
+        index_earlier(store, earlier)
         result.merge(download_chunked(store, remote, list(indexes.values()), cached_chunks(store), jobs, sink))
     whole = [o for o in oids if o not in indexes]
     got = _run("download", whole, sizes, jobs, lambda oid, p: remote.download(oid, store, p, sizes.get(oid)), sink)
@@ -408,7 +417,7 @@ def download_chunked(
             if digest is None:
                 continue
             try:
-                store.write_with(oid, _adopt(f.tmp, digest, f.index.size), _known(f.index))
+                store.write_with(oid, _adopt(f.tmp, digest, f.index.size), f.index)
             except IntegrityError as err:
                 if f.reused:
                     again.append(f.index)  # a cached chunk was not what its index said
@@ -534,10 +543,6 @@ def _adopt(path: str, digest: str, size: int) -> Callable[[str], tuple[str, int]
         return digest, size
 
     return fill
-
-
-def _known(index: ChunkIndex) -> Callable[[], ChunkIndex]:
-    return lambda: index
 
 
 def push_chunked(
@@ -699,6 +704,15 @@ def fetch_indexes(remote: Remote, oids: list[str], sizes: dict[str, int], jobs: 
 
     found = _parallel(one, large, jobs, retry)
     return {o: ix for o, ix in zip(large, found, strict=True) if ix is not None}
+
+
+def index_earlier(store: ObjectStore, oids: Iterable[str]) -> None:
+    for oid in oids:
+        if store.index_chunks and not store.has_index(oid):
+            try:
+                store.ensure_index(oid)  # nothing for a small file; checks the file's digest first
+            except (FilerError, OSError):
+                pass  # a damaged or vanished cached version is simply not reused
 
 
 def cached_chunks(store: ObjectStore) -> dict[str, tuple[str, int]]:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Repo, clone_of, make_repo, run
-from gitfiler.chunks import CHUNK_THRESHOLD
+from gitfiler.chunks import CHUNK_THRESHOLD, hash_and_chunk
 
 MIB = 1024 * 1024
 BIG = CHUNK_THRESHOLD + 8 * MIB  # the smallest files gitfiler chunks, plus a few chunks
@@ -91,11 +91,12 @@ def add_commit(repo: Repo, rel: str, data: bytes, msg: str) -> str:
     return oid_of(bytes(data))
 
 
-def test_add_records_chunks_and_push_sends_only_the_changed_ones(repo: Repo, tmp_path: Path):
+def test_push_sends_only_the_chunks_the_remote_lacks(repo: Repo, tmp_path: Path):
     v1 = data_of(BIG, 1)
     oid1 = add_commit(repo, "model.bin", v1, "v1")
-    assert path_in(repo.cache, "chunks", oid1).is_file(), "add records the chunk index in the cache"
+    assert not path_in(repo.cache, "chunks", oid1).exists(), "add costs what it did without chunking: no chunk list yet"
     first = push_json(repo)
+    assert path_in(repo.cache, "chunks", oid1).is_file(), "the push that sent chunks records their list in the cache"
     assert first["objects"] == 1 and first["bytes"] == len(v1) == first["logical_bytes"]
     index = index_of(repo.remote_dir, oid1)
     assert index["oid"] == oid1 and sum(n for _, n in index["chunks"]) == len(v1)
@@ -138,12 +139,13 @@ def test_a_remote_holding_whole_objects_keeps_working_and_mixes_with_chunks(repo
 
     clone = clone_of(repo, tmp_path)
     run(["git", "checkout", "-q", "HEAD~1"], clone)
-    pull_json(clone)  # whole, and the cache computes its index
+    pull_json(clone)  # whole: the cache does not chunk it yet
     assert (clone / "data.bin").read_bytes() == v1
-    assert path_in(clone / ".git" / "filer", "chunks", oid1).is_file()
+    assert not path_in(clone / ".git" / "filer", "chunks", oid1).exists()
     run(["git", "-c", "core.hooksPath=/dev/null", "checkout", "-q", "main"], clone)
     got = pull_json(clone)
     assert (clone / "data.bin").read_bytes() == v2 and got["bytes"] <= len(v2) // 8, got
+    assert path_in(clone / ".git" / "filer", "chunks", oid1).is_file(), "the version the work tree held was chunked to be reused"
 
 
 def test_a_damaged_cached_version_is_not_reused_unchecked(repo: Repo, tmp_path: Path):
@@ -251,10 +253,20 @@ def test_gc_cache_drops_the_index_with_its_file(repo: Repo):
     assert not path_in(repo.cache, "chunks", oid).exists()
 
 
+def record_index(repo: Repo, data: bytes) -> Path:
+    """Record the true chunk index of `data` in the cache, as a push that sent it as chunks
+    (or a pull that rebuilt it) leaves it; return its path."""
+    _oid, index = hash_and_chunk(bytes(data))
+    ix = path_in(repo.cache, "chunks", index.oid)
+    ix.parent.mkdir(parents=True, exist_ok=True)
+    ix.write_bytes(index.encode())
+    return ix
+
+
 def test_fsck_rebuilds_an_index_that_does_not_match_its_file(repo: Repo):
     v1 = data_of(BIG, 7)
     oid = add_commit(repo, "m.bin", v1, "v1")
-    ix = path_in(repo.cache, "chunks", oid)
+    ix = record_index(repo, v1)
     good = ix.read_bytes()
     doc = json.loads(good)
     doc["chunks"][0][0] = "sha256:" + "0" * 64
@@ -277,6 +289,7 @@ def _forge_cache_index(repo: Repo, oid: str, position: int, chunk: str) -> bytes
 def test_push_sends_a_true_index_when_the_recorded_one_lists_a_chunk_it_would_upload(repo: Repo, tmp_path: Path):
     v1 = data_of(BIG, 11)
     oid = add_commit(repo, "m.bin", v1, "v1")
+    record_index(repo, v1)
     good = _forge_cache_index(repo, oid, 0, "sha256:" + "0" * 64)
     out = push_json(repo)
     assert out["ok"] and out["objects"] == 1 and out["problems"] == []
@@ -296,6 +309,7 @@ def test_push_never_vouches_for_a_chunk_the_remote_has_but_the_file_does_not(rep
     old = index_of(repo.remote_dir, oid1)["chunks"]
     v2 = edit(v1, 40 * MIB + 3 * MIB // 2)
     oid2 = add_commit(repo, "m.bin", v2, "v2")
+    record_index(repo, v2)
     new = index_of(repo.cache, oid2)["chunks"]
     changed = [i for i, (c, n) in enumerate(new) if [c, n] not in old]
     same_size = [i for i in changed if new[i][1] == old[i][1] and new[i][0] != old[i][0]]
@@ -358,8 +372,6 @@ def test_deploy_rebuilds_a_model_the_remote_holds_as_chunks(repo: Repo, tmp_path
 
 
 def test_a_small_file_another_writer_sent_as_chunks_is_still_read(repo: Repo, tmp_path: Path):
-    from gitfiler.chunks import hash_and_chunk
-
     data = bytes(data_of(5 * MIB, 14))
     oid = add_commit(repo, "small.bin", data, "small")
     # What a writer with a lower threshold leaves: chunks and an index, no whole object.

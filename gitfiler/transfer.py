@@ -348,10 +348,12 @@ def download_chunked(
     digest matches (ObjectStore.write_with); that digest is taken from the temp file's bytes, in
     order, while later chunks are still arriving. Failures are reported under the file's oid.
 
-    Chunks copied from the cache are not hashed one by one: the whole-file digest covers them,
+    Chunks copied from the cache, or by the kernel from a remote that holds them as local
+    files (`Remote.open_chunk`), are not hashed one by one: the whole-file digest covers them,
     and hashing them too made a local pull of a mostly unchanged 1 GiB file ~1.7x slower than
     a whole-file pull (bench/bench_chunks.py). A file whose digest does not match after using
-    cached chunks (a damaged or stale cached file) is rebuilt once more from the remote alone."""
+    cached chunks (a damaged or stale cached file) is rebuilt once more from the remote alone;
+    one whose remote chunks were copied unhashed has them hashed then, to name the bad one."""
     result = TransferResult("download")
     if not indexes:
         return result
@@ -400,10 +402,18 @@ def download_chunked(
                     src.close()
 
         def work(oid: str, progress: Callable[[int], None] | None) -> None:
-            data = remote.download_chunk(oid, sizes[oid])
-            place(oid, data)
+            src = remote.open_chunk(oid, sizes[oid])
+            if src is None:
+                place(oid, remote.download_chunk(oid, sizes[oid]))
+            else:
+                with src:
+                    try:
+                        for f, pos in targets[oid]:
+                            f.copy_in(pos, src.fileno(), 0, cached=False)
+                    except _Short:
+                        raise IntegrityError(f"remote '{remote.name}': chunk {oid} ended before its {sizes[oid]} bytes", oid=oid) from None
             if progress:
-                progress(len(data))
+                progress(sizes[oid])
 
         got = _run("download", [o for o in targets if o not in have], sizes, jobs, work, sink)
         result.bytes = got.bytes
@@ -415,6 +425,10 @@ def download_chunked(
         for oid, f in files.items():
             digest = f.finish(abandon=oid in bad)
             if digest is None:
+                continue
+            if digest != oid and not f.reused and f.copied:
+                rot = f.bad_copied(remote)
+                bad[oid] = (str(rot), rot)
                 continue
             try:
                 store.write_with(oid, _adopt(f.tmp, digest, f.index.size), f.index)
@@ -454,6 +468,7 @@ class _Rebuild:
         self.index = index
         self.tmp = tmp
         self.reused = False  # some chunk came from the cache, unverified on its own
+        self.copied: set[int] = set()  # chunks copied from a remote's files, unverified on their own
         self.fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         os.ftruncate(self.fd, index.size)
         self._hash = hashlib.sha256()
@@ -468,9 +483,10 @@ class _Rebuild:
         os.pwrite(self.fd, data, self.index.chunks[pos].offset)
         self._mark(pos)
 
-    def copy_in(self, pos: int, src_fd: int, src_offset: int) -> None:
-        """Chunk `pos` from another file at `src_offset`, copied by the kernel; unverified on
-        its own (the whole-file digest covers it). _Short if the source ends early."""
+    def copy_in(self, pos: int, src_fd: int, src_offset: int, *, cached: bool = True) -> None:
+        """Chunk `pos` from another file at `src_offset` (a cached version, or a remote's chunk
+        file), copied by the kernel; unverified on its own (the whole-file digest covers it).
+        _Short if the source ends early."""
         c = self.index.chunks[pos]
         done = 0
         while done < c.size:
@@ -487,7 +503,10 @@ class _Rebuild:
             if n == 0:
                 raise _Short()
             done += n
-        self.reused = True
+        if cached:
+            self.reused = True
+        else:
+            self.copied.add(pos)
         self._mark(pos)
 
     def _mark(self, pos: int) -> None:
@@ -523,6 +542,17 @@ class _Rebuild:
         if abandon or self._next < len(self.index.chunks):
             return None
         return OID_PREFIX + self._hash.hexdigest()
+
+
+    def bad_copied(self, remote: Remote) -> IntegrityError:
+        """Why the rebuilt file does not hash to its oid: the first chunk copied from the remote
+        whose bytes do not hash to its name (or the index itself, if every chunk does)."""
+        with open(self.tmp, "rb") as fh:
+            for pos in sorted(self.copied):
+                c = self.index.chunks[pos]
+                if OID_PREFIX + hashlib.sha256(os.pread(fh.fileno(), c.size, c.offset)).hexdigest() != c.oid:
+                    return IntegrityError(f"remote '{remote.name}': chunk {remote.chunk_location(c.oid)} is corrupt (its bytes do not hash to {c.oid})", oid=c.oid)
+        return IntegrityError(f"remote '{remote.name}': the chunks its index lists for {self.index.oid} do not rebuild it; refusing them", oid=self.index.oid)
 
 
 _copy_file_range = getattr(os, "copy_file_range", None)

@@ -10,7 +10,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 from ..chunks import MAX_INDEX_BYTES
 from ..config import RemoteConfig
@@ -160,6 +160,16 @@ class Remote(ABC):
     def download_chunk(self, oid: str, size: int) -> bytes:
         """The object `oid`, which must be exactly `size` bytes (never more is read) and hash to `oid`."""
         raise RemoteError(f"remote '{self.name}' cannot hold chunked objects")
+
+    def open_chunk(self, oid: str, size: int) -> BinaryIO | None:
+        """The object `oid` as an open local file of exactly `size` bytes, for the kernel to copy
+        into a file being rebuilt (whose whole-file digest then verifies it); None: this remote
+        serves chunks only through `download_chunk`."""
+        return None
+
+    def chunk_location(self, oid: str) -> str:
+        """Where this remote keeps the object `oid`, for messages."""
+        return oid
 
     def lock(self, kind: str) -> RemoteLock:
         """Take a `push` (shared) or `gc` (exclusive) lock, or raise RemoteError saying who holds one.

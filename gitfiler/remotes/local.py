@@ -151,6 +151,24 @@ class LocalRemote(Remote):
             raise IntegrityError(f"remote '{self.name}': chunk {self.objects.path(oid)} is corrupt (not {size} bytes hashing to {oid})", oid=oid)
         return data
 
+    def open_chunk(self, oid: str, size: int) -> BinaryIO:
+        # `open` refuses a link or a device in the chunk's place; a size other than the index's
+        # is refused here, so the kernel copies exactly the declared bytes.
+        try:
+            src = self.objects.open(oid)
+        except ObjectMissingError:
+            raise ObjectMissingError(f"chunk {oid} is not in {self.url}") from None
+        except IntegrityError as err:
+            raise IntegrityError(f"remote '{self.name}': chunk {self.objects.path(oid)} is corrupt ({err})", oid=oid) from None
+        found = os.fstat(src.fileno()).st_size
+        if found != size:
+            src.close()
+            raise IntegrityError(f"remote '{self.name}': chunk {self.objects.path(oid)} is corrupt ({found} bytes where its index says {size})", oid=oid)
+        return src
+
+    def chunk_location(self, oid: str) -> str:
+        return self.objects.path(oid)
+
     # -- listing with mtimes and lock records (gc's grace period and the gc/push lock) ------------
 
     def list_objects(self) -> Iterator[Listed]:

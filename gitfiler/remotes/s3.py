@@ -495,6 +495,9 @@ class S3Remote(Remote):
             raise IntegrityError(f"remote '{self.name}': chunk s3://{self.bucket}/{self.key(oid)} is corrupt (not {size} bytes hashing to {oid})", oid=oid)
         return data
 
+    def chunk_location(self, oid: str) -> str:
+        return f"s3://{self.bucket}/{self.key(oid)}"
+
     # -- listing with mtimes and lock records (gc's grace period and the gc/push lock) ------------
 
     def _base(self) -> str:

@@ -344,16 +344,17 @@ def download_chunked(
 ) -> TransferResult:
     """Rebuild each file of `indexes` in a temp file of the cache: every chunk `local` maps to
     a cached file (chunk oid -> (file oid, offset)) is copied from there; the rest are
-    downloaded, each verified against its oid. A file becomes visible only once its whole-file
+    fetched from the remote (exactly their declared size). A file becomes visible only once its whole-file
     digest matches (ObjectStore.write_with); that digest is taken from the temp file's bytes, in
     order, while later chunks are still arriving. Failures are reported under the file's oid.
 
-    Chunks copied from the cache, or by the kernel from a remote that holds them as local
-    files (`Remote.open_chunk`), are not hashed one by one: the whole-file digest covers them,
-    and hashing them too made a local pull of a mostly unchanged 1 GiB file ~1.7x slower than
-    a whole-file pull (bench/bench_chunks.py). A file whose digest does not match after using
-    cached chunks (a damaged or stale cached file) is rebuilt once more from the remote alone;
-    one whose remote chunks were copied unhashed has them hashed then, to name the bad one."""
+    Chunks are not hashed one by one, whether copied from the cache, copied by the kernel
+    from a remote that holds them as local files (`Remote.open_chunk`) or downloaded: the
+    whole-file digest covers them. Hashing them too made a local pull of a mostly unchanged
+    1 GiB file ~1.7x slower than a whole-file pull, and a pull of new bytes 1.1-1.5x slower
+    (bench/bench_chunks.py). A file whose digest does not match after using cached chunks (a
+    damaged or stale cached file) is rebuilt once more from the remote alone; otherwise its
+    remote chunks are hashed then, to name the bad one."""
     result = TransferResult("download")
     if not indexes:
         return result
@@ -426,8 +427,8 @@ def download_chunked(
             digest = f.finish(abandon=oid in bad)
             if digest is None:
                 continue
-            if digest != oid and not f.reused and f.copied:
-                rot = f.bad_copied(remote)
+            if digest != oid and not f.reused:
+                rot = f.bad_fetched(remote)
                 bad[oid] = (str(rot), rot)
                 continue
             try:
@@ -468,7 +469,7 @@ class _Rebuild:
         self.index = index
         self.tmp = tmp
         self.reused = False  # some chunk came from the cache, unverified on its own
-        self.copied: set[int] = set()  # chunks copied from a remote's files, unverified on their own
+        self.fetched: set[int] = set()  # chunks from the remote, unverified on their own
         self.fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         os.ftruncate(self.fd, index.size)
         self._hash = hashlib.sha256()
@@ -480,7 +481,9 @@ class _Rebuild:
         self._thread.start()
 
     def put(self, pos: int, data: bytes) -> None:
+        """Chunk `pos`, downloaded (exactly its size; the whole-file digest verifies it)."""
         os.pwrite(self.fd, data, self.index.chunks[pos].offset)
+        self.fetched.add(pos)
         self._mark(pos)
 
     def copy_in(self, pos: int, src_fd: int, src_offset: int, *, cached: bool = True) -> None:
@@ -506,7 +509,7 @@ class _Rebuild:
         if cached:
             self.reused = True
         else:
-            self.copied.add(pos)
+            self.fetched.add(pos)
         self._mark(pos)
 
     def _mark(self, pos: int) -> None:
@@ -544,11 +547,11 @@ class _Rebuild:
         return OID_PREFIX + self._hash.hexdigest()
 
 
-    def bad_copied(self, remote: Remote) -> IntegrityError:
-        """Why the rebuilt file does not hash to its oid: the first chunk copied from the remote
-        whose bytes do not hash to its name (or the index itself, if every chunk does)."""
+    def bad_fetched(self, remote: Remote) -> IntegrityError:
+        """Why the rebuilt file does not hash to its oid: the first chunk from the remote whose
+        bytes do not hash to its name (or the index itself, if every chunk does)."""
         with open(self.tmp, "rb") as fh:
-            for pos in sorted(self.copied):
+            for pos in sorted(self.fetched):
                 c = self.index.chunks[pos]
                 if OID_PREFIX + hashlib.sha256(os.pread(fh.fileno(), c.size, c.offset)).hexdigest() != c.oid:
                     return IntegrityError(f"remote '{remote.name}': chunk {remote.chunk_location(c.oid)} is corrupt (its bytes do not hash to {c.oid})", oid=c.oid)

@@ -11,6 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 from test_chunks import BIG, add_commit, data_of, edit, pull_json, push_json
 
 from conftest import clone_of, run
@@ -44,6 +45,23 @@ def test_s3_push_and_pull_move_only_new_chunks(s3_repo, tmp_path: Path):
     run(["git", "-c", "core.hooksPath=/dev/null", "checkout", "-q", "main"], clone)
     got = pull_json(clone)
     assert (clone / "m.bin").read_bytes() == v2 and 0 < got["bytes"] <= len(v2) // 8, got
+
+
+@pytest.mark.parametrize("swap", ["other bytes", "longer"])
+def test_s3_pull_refuses_a_chunk_that_is_not_what_its_name_says(s3_repo, tmp_path: Path, swap: str):
+    r, bucket, client = s3_repo
+    v1 = data_of(BIG, 13)
+    oid = add_commit(r, "m.bin", v1, "v1")
+    push_json(r)
+    index = json.loads(client.get_object(Bucket=bucket, Key=f"proj/chunks/sha256/{oid[7:9]}/{oid[9:]}")["Body"].read())
+    chunk, size = index["chunks"][3]
+    key = f"proj/objects/sha256/{chunk[7:9]}/{chunk[9:]}"
+    client.put_object(Bucket=bucket, Key=key, Body=b"x" * size if swap == "other bytes" else b"x" * (size + 1))
+    clone = clone_of(r, tmp_path)
+    proc = run(["git", "filer", "pull"], clone, check=False)
+    assert proc.returncode == 6 and key in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert not (clone / "m.bin").exists()
+    assert not list((clone / ".git" / "filer" / "objects").rglob(oid[9:])), "nothing unverified becomes visible"
 
 
 def test_s3_push_killed_midway_leaves_chunks_but_no_index(s3_repo, tmp_path: Path):

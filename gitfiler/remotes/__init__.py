@@ -158,7 +158,8 @@ class Remote(ABC):
         raise RemoteError(f"remote '{self.name}' cannot hold chunked objects")
 
     def download_chunk(self, oid: str, size: int) -> bytes:
-        """The object `oid`, which must be exactly `size` bytes (never more is read) and hash to `oid`."""
+        """The object `oid`, which must be exactly `size` bytes (never more is read). Not hashed
+        here: the file rebuilt from it is verified whole (`transfer.download_chunked`)."""
         raise RemoteError(f"remote '{self.name}' cannot hold chunked objects")
 
     def open_chunk(self, oid: str, size: int) -> BinaryIO | None:

@@ -13,7 +13,7 @@ import stat
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from ..chunks import MAX_INDEX_BYTES, verify_chunk
+from ..chunks import MAX_INDEX_BYTES
 from ..errors import DiskFullError, IntegrityError, ObjectMissingError, OversizeError, RemoteError
 from ..fsutil import NotPlainFile, fsync_path, publish, read_plain, write_new
 from ..objects import CHUNK, MAX_MANIFEST_BYTES, OID_PREFIX, ObjectStore, Progress
@@ -140,16 +140,8 @@ class LocalRemote(Remote):
             progress(len(data))
 
     def download_chunk(self, oid: str, size: int) -> bytes:
-        try:
-            with self.objects.open(oid) as src:
-                data = src.read(size + 1)
-        except ObjectMissingError:
-            raise ObjectMissingError(f"chunk {oid} is not in {self.url}") from None
-        except IntegrityError as err:
-            raise IntegrityError(f"remote '{self.name}': chunk {self.objects.path(oid)} is corrupt ({err})", oid=oid) from None
-        if len(data) != size or not verify_chunk(oid, data):
-            raise IntegrityError(f"remote '{self.name}': chunk {self.objects.path(oid)} is corrupt (not {size} bytes hashing to {oid})", oid=oid)
-        return data
+        with self.open_chunk(oid, size) as src:
+            return src.read(size)
 
     def open_chunk(self, oid: str, size: int) -> BinaryIO:
         # `open` refuses a link or a device in the chunk's place; a size other than the index's

@@ -218,7 +218,7 @@ def upload_missing(
     Returns the transfer result (failures include objects the cache lacks) and every oid
     not confirmed in the remote. The remote hints are updated either way.
     """
-    from .transfer import find_missing, push_chunked, upload
+    from .transfer import find_missing, push_chunked, push_streaming, upload
 
     sizes: dict[str, int] = {}
     file_oids: list[str] = []
@@ -237,9 +237,11 @@ def upload_missing(
     failed = {o for o, _ in absent}
     planned = [m for m in manifests if m in missing and m not in failed]
     todo = [o for o in dict.fromkeys(file_oids) if o in missing and o not in failed]
-    chunked, unconfirmed = _chunk_indexes(store, rem, todo, sizes)
+    chunked, unconfirmed, streamed = _chunk_indexes(store, rem, todo, sizes)
     result = push_chunked(store, rem, chunked, jobs, sink, confirm=unconfirmed)
-    result.merge(upload(store, rem, [o for o in todo if o not in chunked], sizes, jobs, _counting(sink, len(planned))))
+    result.merge(push_streaming(store, rem, streamed, sizes, jobs, sink))
+    whole = [o for o in todo if o not in chunked and o not in streamed]
+    result.merge(upload(store, rem, whole, sizes, jobs, _counting(sink, len(planned))))
     rem.flush()  # the files are durable before a manifest that vouches for them becomes visible
     failed |= {o for o, _ in result.failures}
     ready = [m for m, files in manifests.items() if m in missing and m not in failed and not (set(files) & failed)]
@@ -255,24 +257,29 @@ def upload_missing(
     return result, failed
 
 
-def _chunk_indexes(store: Any, rem: Any, oids: list[str], sizes: dict[str, int]) -> tuple[dict[str, ChunkIndex], set[str]]:
+def _chunk_indexes(store: Any, rem: Any, oids: list[str], sizes: dict[str, int]) -> tuple[dict[str, ChunkIndex], set[str], list[str]]:
     """The cached files among `oids` to send as chunks (large ones, to a remote that holds
     chunks) with their indexes, and those of them whose index push must still confirm against
     their bytes (an index in a remote vouches for the file, so it is never taken on trust from
-    another process). Anything else goes whole."""
+    another process); and those to cut while they are sent (no recorded index, a remote that
+    is a local directory: `transfer.push_streaming`). Anything else goes whole."""
     out: dict[str, ChunkIndex] = {}
     unconfirmed: set[str] = set()
+    streamed: list[str] = []
     if not rem.sends_chunks(store):
-        return out, unconfirmed
+        return out, unconfirmed, streamed
     for oid in oids:
         if not is_chunked_size(sizes.get(oid, 0)) or not store.has(oid, sizes[oid]):
+            continue
+        if rem.cheap_exists and not store.has_index(oid):
+            streamed.append(oid)
             continue
         found = store.index_to_send(oid, sizes[oid])  # None: corrupt; the whole-object upload reports it
         if found is not None and found[0].size == sizes[oid]:
             out[oid] = found[0]
             if found[1]:
                 unconfirmed.add(oid)
-    return out, unconfirmed
+    return out, unconfirmed, streamed
 
 
 # -- pull / checkout ----------------------------------------------------------------------------

@@ -360,6 +360,18 @@ def test_push_refuses_a_cached_file_that_no_longer_hashes_to_its_name(repo: Repo
     assert not path_in(repo.remote_dir, "objects", oid).exists()
 
 
+def test_a_file_of_repeated_content_is_sent_as_its_distinct_chunks_once(repo: Repo, tmp_path: Path):
+    data = bytes(BIG)  # zeros: every chunk is the largest size, and all are the same
+    oid = add_commit(repo, "zeros.bin", data, "zeros")
+    out = push_json(repo)
+    listed = index_of(repo.remote_dir, oid)["chunks"]
+    assert len({c for c, _ in listed}) == 1 and len(listed) == BIG // (8 * MIB)
+    assert out["objects"] == 1 and out["bytes"] == 8 * MIB, out
+    clone = clone_of(repo, tmp_path)
+    pull_json(clone)
+    assert (clone / "zeros.bin").read_bytes() == data
+
+
 def test_push_killed_midway_leaves_no_index_without_its_chunks(repo: Repo, tmp_path: Path):
     v1 = data_of(BIG, 8)
     oid = add_commit(repo, "big.bin", v1, "v1")

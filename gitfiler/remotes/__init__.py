@@ -129,6 +129,9 @@ class Remote(ABC):
     # the file's oid) plus its chunks, which are ordinary objects. A remote that cannot hold
     # indexes holds none, and receives large objects whole.
     supports_chunks: bool = False
+    # Whether `exists` is a local stat, cheap enough to ask once per chunk while a file is cut
+    # (`transfer.push_streaming`) instead of in one batch once it is.
+    cheap_exists: bool = False
 
     def sends_chunks(self, store: ObjectStore) -> bool:
         """Whether large files go to this remote from `store` as chunks (only those it lacks)
@@ -153,8 +156,9 @@ class Remote(ABC):
     def delete_index(self, oid: str) -> None:
         raise RemoteError(f"remote '{self.name}' cannot hold chunked objects")
 
-    def upload_chunk(self, oid: str, data: bytes, progress: Progress | None = None) -> None:
-        """Store `data` as the object `oid`, refusing bytes that do not hash to it."""
+    def upload_chunk(self, oid: str, data: bytes, progress: Progress | None = None, *, hashed: bool = False) -> None:
+        """Store `data` as the object `oid`, refusing bytes that do not hash to it. `hashed`:
+        the caller named `oid` from exactly these bytes a moment ago; not hashed again."""
         raise RemoteError(f"remote '{self.name}' cannot hold chunked objects")
 
     def download_chunk(self, oid: str, size: int) -> bytes:

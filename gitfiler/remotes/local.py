@@ -24,6 +24,7 @@ from . import LOCKS_DIR, RELEASES_DIR, Listed, LockRecord, Remote, check_lock_na
 class LocalRemote(Remote):
     list_threshold = 1 << 62  # a stat per object is cheaper than walking the tree
     supports_chunks = True
+    cheap_exists = True
 
     def __init__(self, name: str, path: str, *, create: bool = True) -> None:
         self.name = name
@@ -125,12 +126,12 @@ class LocalRemote(Remote):
     def delete_index(self, oid: str) -> None:
         self.objects.remove_index(oid)
 
-    def upload_chunk(self, oid: str, data: bytes, progress: Progress | None = None) -> None:
+    def upload_chunk(self, oid: str, data: bytes, progress: Progress | None = None, *, hashed: bool = False) -> None:
         self.check_access()
         def fill(tmp: str) -> tuple[str, int]:
             with open(tmp, "wb") as out:
                 out.write(data)
-            return OID_PREFIX + hashlib.sha256(data).hexdigest(), len(data)
+            return (oid if hashed else OID_PREFIX + hashlib.sha256(data).hexdigest()), len(data)
 
         try:
             self.objects.write_with(oid, fill)  # verified; visible at `flush`

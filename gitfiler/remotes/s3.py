@@ -467,8 +467,8 @@ class S3Remote(Remote):
         except self._errors as err:
             raise self._fail(err, f"deleting the chunk index of {oid}") from None
 
-    def upload_chunk(self, oid: str, data: bytes, progress: Progress | None = None) -> None:
-        digest = hashlib.sha256(data).digest()
+    def upload_chunk(self, oid: str, data: bytes, progress: Progress | None = None, *, hashed: bool = False) -> None:
+        digest = bytes.fromhex(oid[len(OID_PREFIX):]) if hashed else hashlib.sha256(data).digest()
         if OID_PREFIX + digest.hex() != oid:
             raise IntegrityError(f"chunk {oid} read from the cache does not hash to its name; not uploaded (run 'git filer fsck')", oid=oid)
         try:

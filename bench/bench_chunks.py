@@ -6,6 +6,7 @@ changes a little, and what it costs when it cannot help.
     python bench/bench_chunks.py --size-mib 128     # a quick run, every size scaled down by 8
     python bench/bench_chunks.py --no-s3            # local-directory remote only
     python bench/bench_chunks.py --sweep            # also: bytes and chunk counts for other chunk sizes
+    python bench/bench_chunks.py --repeat 3         # three runs of each mode, ratios of the medians
 
 Workloads (random data, each as v1 then v2; sizes scale with --size-mib, the default 1024):
   scattered  1 GiB, 1% of its bytes changed in 10 scattered places
@@ -20,6 +21,7 @@ file size, which is what gitfiler did before): `add` of v2, `push` of v2 to a re
 v1, and `pull` of v2 into a clone whose cache holds v1. Printed: bytes uploaded/downloaded for
 v2, each step's time, and the S3 requests each push/pull made (counted by a botocore event hook
 in this process). "hash+copy" is the time to copy the v2 file and SHA-256 it, the floor for `add`.
+Each timed step starts after os.sync(), so the previous step's writeback is not timed with it.
 Everything runs in this process through gitfiler's own functions (no CLI start-up in the times),
 forgetting before each step which objects it already verified, as a new process would; git
 plumbing (init, commit, checkout) runs as subprocesses outside the timed steps.

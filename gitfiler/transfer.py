@@ -688,9 +688,12 @@ def push_streaming(
     started = time.perf_counter()
     lock = threading.Lock()
     derived: dict[str, ChunkIndex] = {}
+    # Chunks written by this call: the remote keeps them under temp names until `flush`, so
+    # `exists` cannot see them yet, and two versions pushed together share most of theirs.
+    written: set[str] = set()
 
     def work(oid: str, progress: Callable[[int], None] | None) -> None:
-        index, sent = _stream_chunks(store, remote, oid, progress)
+        index, sent = _stream_chunks(store, remote, oid, progress, written)
         with lock:
             derived[oid] = index
             result.bytes += sent
@@ -715,27 +718,32 @@ def push_streaming(
     return result
 
 
-def _stream_chunks(store: ObjectStore, remote: Remote, oid: str, progress: Callable[[int], None] | None) -> tuple[ChunkIndex, int]:
-    """One file's chunks, cut, hashed and (those the remote lacks) written in one read of its
-    mapped bytes; its index, and the bytes written. IntegrityError if the file does not hash
-    to `oid` (the chunks written are then orphans, which gc collects)."""
+def _stream_chunks(
+    store: ObjectStore, remote: Remote, oid: str, progress: Callable[[int], None] | None, written: set[str],
+) -> tuple[ChunkIndex, int]:
+    """One file's chunks, cut, hashed and (those the remote lacks, and not in `written`) written
+    in one read of its mapped bytes; its index, and the bytes written. A chunk joins `written`
+    only once it is written. IntegrityError if the file does not hash to `oid` (the chunks
+    written are then orphans, which gc collects)."""
     import mmap
     from collections import deque
     from concurrent.futures import Future
 
     from .chunks import Chunk, cut
 
-    seen: set[str] = set()
-    seen_lock = threading.Lock()
+    claimed: set[str] = set()  # this file's chunks some worker is writing: if one fails, so does the file
+    lock = threading.Lock()
 
     def send(data: bytes) -> tuple[str, int]:
         c_oid = OID_PREFIX + hashlib.sha256(data).hexdigest()
-        with seen_lock:
-            repeat = c_oid in seen
-            seen.add(c_oid)
+        with lock:
+            repeat = c_oid in written or c_oid in claimed
+            claimed.add(c_oid)
         if repeat or remote.exists(c_oid):
             return c_oid, 0
         remote.upload_chunk(c_oid, data, hashed=True)
+        with lock:
+            written.add(c_oid)
         return c_oid, len(data)
 
     out: list[Chunk] = []

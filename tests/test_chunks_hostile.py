@@ -30,13 +30,14 @@ def nothing_visible(clone: Path, oid: str, rel: str) -> None:
     assert not path_in(clone / ".git" / "filer", "objects", oid).exists(), "nothing unverified becomes visible"
 
 
-@pytest.mark.parametrize("plant", ["fifo", "directory", "shorter", "empty", "missing"])
+@pytest.mark.parametrize("plant", ["fifo", "directory", "shorter", "empty", "longer", "link", "missing"])
 def test_pull_refuses_a_chunk_file_that_is_not_a_plain_file_of_its_size(repo: Repo, tmp_path: Path, plant: str):
     v1 = data_of(BIG, 21)
     oid = add_commit(repo, "m.bin", v1, "v1")
     push_json(repo)
     chunk = index_of(repo.remote_dir, oid)["chunks"][1][0]
     victim = path_in(repo.remote_dir, "objects", chunk)
+    good = victim.read_bytes()
     victim.unlink()
     if plant == "fifo":
         os.mkfifo(victim)  # opened without O_NONBLOCK, a FIFO with no writer blocks forever
@@ -46,6 +47,12 @@ def test_pull_refuses_a_chunk_file_that_is_not_a_plain_file_of_its_size(repo: Re
         victim.write_bytes(bytes(v1[:1000]))
     elif plant == "empty":
         victim.write_bytes(b"")
+    elif plant == "longer":
+        victim.write_bytes(good + b"more")
+    elif plant == "link":
+        decoy = tmp_path / "decoy"
+        decoy.write_bytes(good)  # the right bytes, but behind a link the remote must not follow
+        victim.symlink_to(decoy)
     clone = clone_of(repo, tmp_path)
     proc = pull(clone)
     assert proc.returncode == (7 if plant == "missing" else 6) and chunk[9:] in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
@@ -98,8 +105,10 @@ def test_a_file_at_the_threshold_is_chunked_and_one_byte_below_goes_whole(repo: 
     assert (clone / "t.bin").read_bytes() == data
 
 
-def test_a_pull_does_not_reuse_a_corrupt_earlier_version_the_work_tree_held(repo: Repo, tmp_path: Path):
-    v1 = data_of(BIG, 25)
+def clone_holding_v1_unindexed(repo: Repo, tmp_path: Path, seed: int) -> tuple[Path, str, bytes]:
+    """v1 and v2 of m.bin pushed; a clone whose work tree and cache hold v1, without its chunk
+    index (as a whole-object pull leaves it), and whose stat cache says so. (clone, v1's oid, v2)"""
+    v1 = data_of(BIG, seed)
     oid1 = add_commit(repo, "m.bin", v1, "v1")
     push_json(repo)
     v2 = edit(v1, 60 * MIB)
@@ -108,8 +117,13 @@ def test_a_pull_does_not_reuse_a_corrupt_earlier_version_the_work_tree_held(repo
     clone = clone_of(repo, tmp_path)
     run(["git", "checkout", "-q", "HEAD~1"], clone)
     pull_json(clone)
+    path_in(clone / ".git" / "filer", "chunks", oid1).unlink()
+    return clone, oid1, bytes(v2)
+
+
+def test_a_pull_does_not_reuse_a_corrupt_earlier_version_the_work_tree_held(repo: Repo, tmp_path: Path):
+    clone, oid1, v2 = clone_holding_v1_unindexed(repo, tmp_path, 25)
     cache = clone / ".git" / "filer"
-    path_in(cache, "chunks", oid1).unlink()  # as a whole-object pull leaves it: no index
     cached = path_in(cache, "objects", oid1)
     cached.chmod(0o644)
     with open(cached, "r+b") as f:  # the stat cache still says the work tree holds this version
@@ -122,18 +136,8 @@ def test_a_pull_does_not_reuse_a_corrupt_earlier_version_the_work_tree_held(repo
 
 
 def test_a_pull_skips_an_earlier_version_missing_from_the_cache(repo: Repo, tmp_path: Path):
-    v1 = data_of(BIG, 26)
-    oid1 = add_commit(repo, "m.bin", v1, "v1")
-    push_json(repo)
-    v2 = edit(v1, 60 * MIB)
-    add_commit(repo, "m.bin", v2, "v2")
-    push_json(repo)
-    clone = clone_of(repo, tmp_path)
-    run(["git", "checkout", "-q", "HEAD~1"], clone)
-    pull_json(clone)
-    cache = clone / ".git" / "filer"
-    path_in(cache, "chunks", oid1).unlink()
-    cached = path_in(cache, "objects", oid1)
+    clone, oid1, v2 = clone_holding_v1_unindexed(repo, tmp_path, 26)
+    cached = path_in(clone / ".git" / "filer", "objects", oid1)
     cached.unlink()
     cached.symlink_to("/dev/zero")  # a link where the stat cache's version was: never read
     run(["git", "-c", "core.hooksPath=/dev/null", "checkout", "-q", "main"], clone)
